@@ -1,0 +1,44 @@
+import { benchCommand } from '../bench/bench-command';
+import { demoCommand } from './demo-command';
+import { proxyCommand } from './proxy-command';
+
+const USAGE = `meshlet — a sidecar service-mesh proxy speaking Envoy v3 config
+
+Usage: meshlet <command> [options]
+
+Commands:
+  proxy     Run the proxy from an Envoy v3 bootstrap (YAML or JSON)
+  demo      Run a local demo mesh on loopback: 3 echo services (weights 1/2/7) behind the proxy
+  bench     Run the benchmark harness (meshlet vs direct, nginx, HAProxy, Node proxies)
+
+Run 'meshlet <command> --help' for a command's options.
+`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  proxy: proxyCommand,
+  demo: demoCommand,
+  bench: benchCommand,
+};
+
+export function main(argv: string[]): void {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`meshlet: unknown command "${name}"\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  command(rest).then(
+    (code) => {
+      if (code !== 0) process.exit(code);
+    },
+    (err: Error) => {
+      process.stderr.write(`meshlet ${name}: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}

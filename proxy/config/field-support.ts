@@ -1,0 +1,14 @@
+import type { ConfigIssue } from '../../xds/config-error';
+
+/**
+ * Reports every field of a decoded Envoy message that meshlet does not implement.
+ * The decoder already rejects fields Envoy does not know; this rejects the valid
+ * Envoy config that meshlet would otherwise silently ignore.
+ */
+export function onlyFields(message: object | undefined, path: string, supported: readonly string[], issues: ConfigIssue[]): void {
+  if (message === undefined) return;
+  for (const key of Object.keys(message)) {
+    if (key === '@type' || supported.includes(key)) continue;
+    issues.push({ path: path === '' ? key : `${path}.${key}`, message: 'not supported by meshlet' });
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Hop-by-hop header handling (RFC 9110 §7.6.1): these describe one connection and
+ * must not be forwarded, nor must any header that the Connection header names.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer']);
+
+/** The extra header names a Connection header lists (`Connection: close, x-foo` → {x-foo}); undefined when none. */
+export function connectionNominated(connectionValue: string): Set<string> | undefined {
+  let names: Set<string> | undefined;
+  for (const token of connectionValue.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name === '' || name === 'close' || name === 'keep-alive') continue;
+    (names ??= new Set()).add(name);
+  }
+  return names;
+}
+
+function text(x: string | Buffer): string {
+  return typeof x === 'string' ? x : x.toString('latin1');
+}
+
+/**
+ * Appends a raw header list (`[name, value, ...]` in any case: node's `rawHeaders`,
+ * undici's response headers) to `out` with lowercase names, leaving out hop-by-hop
+ * headers and those the Connection header nominates. Returns whether a
+ * Transfer-Encoding header was present (the message has a body of unknown length).
+ */
+export function copyEndToEnd(raw: readonly (string | Buffer)[], out: string[]): boolean {
+  const start = out.length;
+  let connection: string | undefined;
+  let transferEncoding = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = text(raw[i]!).toLowerCase();
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection === undefined ? text(raw[i + 1]!) : `${connection},${text(raw[i + 1]!)}`;
+      else if (name === 'transfer-encoding') transferEncoding = true;
+      continue;
+    }
+    out.push(name, text(raw[i + 1]!));
+  }
+  if (connection === undefined) return transferEncoding;
+  const nominated = connectionNominated(connection);
+  if (nominated === undefined) return transferEncoding;
+  let w = start;
+  for (let r = start; r < out.length; r += 2) {
+    if (nominated.has(out[r]!)) continue;
+    out[w++] = out[r]!;
+    out[w++] = out[r + 1]!;
+  }
+  out.length = w;
+  return transferEncoding;
+}

@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hash32 } from '../balancer/hash';
+import type { PickContext } from '../balancer/host';
+import type { ClusterManager } from '../cluster/cluster-manager';
+import type { ListenerStats } from '../metrics/proxy-stats';
+import type { HeaderContext, RouteRequest } from '../router/route-table';
+import { UpstreamRequest } from '../upstream/upstream-request';
+import type { AccessLogger } from './access-log';
+import { firstHeaderValue as headerValue, removeHeader, setHeader } from '../router/flat-headers';
+import { copyEndToEnd } from './hop-by-hop';
+import type { HttpConnectionManagerConfig } from './listener-config';
+import { ResponseFlag } from './response-flags';
+import { StreamInfo } from './stream-info';
+
+/**
+ * Envoy's HTTP connection manager with the router filter: takes a parsed
+ * downstream request, routes it, picks a cluster and a host, and hands it to
+ * the upstream. Everything config-derived is precompiled in `config`; this is
+ * the per-request path, so it assigns and looks up, and builds little.
+ */
+export class HttpConnectionManager {
+  activeRequests = 0;
+  /** Set while draining: responses then carry `connection: close`. */
+  draining = false;
+
+  constructor(
+    /** Swapped whole when the listener's config (or its RDS route table) changes. */
+    public config: HttpConnectionManagerConfig,
+    readonly listenerName: string,
+    readonly clusters: ClusterManager,
+    readonly stats: ListenerStats,
+    readonly accessLog: AccessLogger,
+    readonly scheme: 'http' | 'https',
+  ) {}
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const info = new StreamInfo(req, res, performance.now());
+    const config = this.config;
+    this.stats.rqTotal.value++;
+    this.activeRequests++;
+    if (this.draining) res.shouldKeepAlive = false;
+
+    const headers: string[] = [];
+    const chunked = copyEndToEnd(req.rawHeaders, headers);
+    let url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') url = this.originForm(url, headers);
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const request: RouteRequest = {
+      method: req.method ?? 'GET',
+      authority: headerValue(headers, 'host') ?? '',
+      path,
+      query: q === -1 ? '' : url.slice(q + 1),
+      headers,
+      scheme: this.scheme,
+    };
+
+    const route = config.routeTable.route(request);
+    if (route === undefined) return this.localReply(info, 404, ResponseFlag.NoRouteFound, 'no route matched the request\n');
+    info.route = route;
+    if (route.directResponse !== undefined) {
+      return this.reply(info, request, route.directResponse.status, route.directResponse.body, undefined);
+    }
+    if (route.redirect !== undefined) {
+      return this.reply(info, request, route.redirect.status, undefined, route.redirectLocation(request));
+    }
+
+    const choice = route.selectCluster(Math.random());
+    info.clusterName = choice.name;
+    const cluster = this.clusters.get(choice.name);
+    if (cluster === undefined) return this.localReply(info, 503, ResponseFlag.NoClusterFound, `cluster "${choice.name}" not found\n`);
+
+    const context = new RequestContext(request, req, info.startMs);
+    let pick: PickContext | undefined;
+    if (route.hashPolicy) {
+      const key = route.hashKey(request, context);
+      if (key !== undefined) pick = { hash: hash32(key) };
+    }
+    const host = cluster.pick(pick);
+    if (host === undefined) {
+      cluster.stats.noneHealthy.value++;
+      return this.localReply(info, 503, ResponseFlag.NoHealthyUpstream, 'no healthy upstream\n');
+    }
+    info.upstreamHost = host;
+    context.upstreamRemoteAddress = host.endpoint.address;
+    context.upstreamRemotePort = host.endpoint.port;
+
+    this.addForwardingHeaders(info, req, headers);
+    route.applyRequestHeaderMutations(headers, context, choice);
+    if (route.hostRewriteLiteral !== undefined) setHeader(headers, 'host', route.hostRewriteLiteral);
+    else if (route.autoHostRewrite) setHeader(headers, 'host', host.key);
+
+    const upstreamPath = route.rewritePath(path) + (q === -1 ? '' : url.slice(q));
+    const hasBody = chunked || (headerValue(headers, 'content-length') ?? '0') !== '0';
+    new UpstreamRequest(this, info, cluster, host, choice, context).send(request.method, upstreamPath, headers, hasBody ? req : null);
+  }
+
+  /** Called exactly once per request, when its response is complete or abandoned. */
+  finish(info: StreamInfo): void {
+    if (info.finished) return;
+    info.finished = true;
+    this.activeRequests--;
+    const totalMs = performance.now() - info.startMs;
+    // S_overhead is derived, so S_total = S_overhead + S_grid holds per request by construction.
+    const cells = this.stats.timingCells(info.route, info.clusterName, info.status);
+    cells.total.observe(totalMs / 1000);
+    cells.grid.observe(info.gridMs / 1000);
+    cells.overhead.observe((totalMs - info.gridMs) / 1000);
+    this.stats.responseClass(info.status);
+    if (info.responseFlag !== '') this.stats.responseFlag(info.responseFlag);
+    if (this.accessLog.enabled) this.accessLog.log(info, totalMs);
+  }
+
+  /** A response the proxy generates itself, with the reason in the body and the response flag in a header. */
+  localReply(info: StreamInfo, status: number, flag: ResponseFlag, body: string): void {
+    info.responseFlag = flag;
+    const res = info.res;
+    if (res.headersSent) {
+      // Too late for a status: the client must see a broken response, not a truncated one that looks whole.
+      res.destroy();
+    } else {
+      info.status = status;
+      const payload = Buffer.from(body);
+      info.bytesSent = payload.length;
+      res.writeHead(status, [
+        'content-type', 'text/plain',
+        'content-length', String(payload.length),
+        'server', this.config.serverName,
+        'x-meshlet-response-flags', flag,
+      ]);
+      res.end(payload);
+    }
+    this.finish(info);
+  }
+
+  /** A direct response or redirect: the route's response header mutations apply, as in Envoy. */
+  private reply(info: StreamInfo, request: RouteRequest, status: number, body: Buffer | undefined, location: string | undefined): void {
+    info.status = status;
+    const headers: string[] = ['content-length', String(body?.length ?? 0)];
+    if (location !== undefined) headers.push('location', location);
+    if (body !== undefined && body.length > 0) headers.push('content-type', 'text/plain');
+    info.route!.applyResponseHeaderMutations(headers, new RequestContext(request, info.req, info.startMs));
+    setHeader(headers, 'server', this.config.serverName);
+    info.bytesSent = body?.length ?? 0;
+    info.res.writeHead(status, headers);
+    info.res.end(body);
+    this.finish(info);
+  }
+
+  /** x-forwarded-for / -proto and x-request-id, as Envoy's connection manager sets them. */
+  private addForwardingHeaders(info: StreamInfo, req: IncomingMessage, headers: string[]): void {
+    const config = this.config;
+    if (config.useRemoteAddress) {
+      // This proxy is the edge: it appends the peer it saw, and the scheme it served.
+      const xff = headerValue(headers, 'x-forwarded-for');
+      const peer = req.socket.remoteAddress ?? '';
+      setHeader(headers, 'x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
+      setHeader(headers, 'x-forwarded-proto', this.scheme);
+    } else if (headerValue(headers, 'x-forwarded-proto') === undefined) {
+      headers.push('x-forwarded-proto', this.scheme);
+    }
+    let requestId = headerValue(headers, 'x-request-id');
+    if (requestId === undefined && config.generateRequestId) {
+      requestId = randomUUID();
+      headers.push('x-request-id', requestId);
+    }
+    if (requestId !== undefined) info.requestId = requestId;
+    if (config.via !== '') {
+      const via = headerValue(headers, 'via');
+      setHeader(headers, 'via', via === undefined ? config.via : `${via}, ${config.via}`);
+    }
+    // We answered any `Expect: 100-continue` ourselves (node does); the upstream gets the body directly.
+    removeHeader(headers, 'expect');
+  }
+
+  /** Absolute-form request targets (`GET http://host/path`) go upstream in origin form, with Host from the authority. */
+  private originForm(url: string, headers: string[]): string {
+    try {
+      const parsed = new URL(url);
+      setHeader(headers, 'host', parsed.host);
+      return parsed.pathname + parsed.search;
+    } catch {
+      return url;
+    }
+  }
+}
+
+/**
+ * What header command operators and hash policies read (Envoy's stream info as the router
+ * sees it). A class, so every request's context has the same shape; upstream fields are
+ * filled in once a host is picked.
+ */
+class RequestContext implements HeaderContext {
+  readonly downstreamRemoteAddress: string;
+  readonly downstreamRemotePort: number;
+  readonly downstreamLocalAddress: string;
+  readonly downstreamLocalPort: number;
+  readonly protocol: string;
+  readonly startTimeMs: number;
+  upstreamRemoteAddress: string | undefined = undefined;
+  upstreamRemotePort: number | undefined = undefined;
+
+  constructor(
+    readonly request: RouteRequest,
+    req: IncomingMessage,
+    startMs: number,
+  ) {
+    const socket = req.socket;
+    this.downstreamRemoteAddress = socket.remoteAddress ?? '';
+    this.downstreamRemotePort = socket.remotePort ?? 0;
+    this.downstreamLocalAddress = socket.localAddress ?? '';
+    this.downstreamLocalPort = socket.localPort ?? 0;
+    this.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    this.startTimeMs = performance.timeOrigin + startMs;
+  }
+}

@@ -1,0 +1,230 @@
+import { Registry } from 'prom-client';
+import { CounterFamily, GaugeFamily, HistogramFamily, type CounterCell, type HistogramCell } from './metric-family';
+
+/**
+ * Latency buckets in seconds: fine below a millisecond, where a proxy's own
+ * overhead lives, and coarse up to the 15 s default route timeout.
+ */
+export const LATENCY_BUCKETS_SECONDS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+] as const;
+
+const TIMING_LABELS = ['listener', 'route', 'cluster', 'code_class'] as const;
+
+/** The three S_* histograms for one (listener, route, cluster, code class). */
+export interface TimingCells {
+  readonly total: HistogramCell;
+  readonly overhead: HistogramCell;
+  readonly grid: HistogramCell;
+}
+
+/** Per-cluster counters, resolved once per cluster so the request path only increments fields. */
+export class ClusterStats {
+  readonly rqTotal: CounterCell;
+  readonly rqTimeout: CounterCell;
+  readonly cxConnectFail: CounterCell;
+  readonly noneHealthy: CounterCell;
+  readonly rqReset: CounterCell;
+  private readonly byCode = new Map<number, CounterCell>();
+  private readonly byClass: CounterCell[] = [];
+
+  constructor(private readonly stats: ProxyStats, readonly clusterName: string) {
+    this.rqTotal = stats.clusterRqTotal.cell(clusterName);
+    this.rqTimeout = stats.clusterRqTimeout.cell(clusterName);
+    this.cxConnectFail = stats.clusterCxConnectFail.cell(clusterName);
+    this.noneHealthy = stats.clusterNoneHealthy.cell(clusterName);
+    this.rqReset = stats.clusterRqReset.cell(clusterName);
+  }
+
+  /** Counts an upstream response by code and code class, as Envoy's `upstream_rq_<code>` / `upstream_rq_<N>xx`. */
+  response(status: number): void {
+    let cell = this.byCode.get(status);
+    if (cell === undefined) {
+      cell = this.stats.clusterRqByCode.cell(String(status), this.clusterName);
+      this.byCode.set(status, cell);
+    }
+    cell.value++;
+    const cls = (status / 100) | 0;
+    let classCell = this.byClass[cls];
+    if (classCell === undefined) {
+      classCell = this.stats.clusterRqByClass.cell(String(cls), this.clusterName);
+      this.byClass[cls] = classCell;
+    }
+    classCell.value++;
+  }
+
+  /** Removes this cluster's series (the cluster was removed from config). */
+  forget(): void {
+    this.stats.forgetCluster(this.clusterName);
+  }
+}
+
+/** Per-listener (HTTP connection manager) counters. */
+export class ListenerStats {
+  readonly rqTotal: CounterCell;
+  readonly cxTotal: CounterCell;
+  private readonly byClass: CounterCell[] = [];
+  private readonly byFlag = new Map<string, CounterCell>();
+  /** route → cluster → code class → cells; keyed by the compiled route object so a config swap starts fresh. */
+  private readonly timing = new WeakMap<object, Map<string, TimingCells[]>>();
+  private readonly unrouted = new Map<string, TimingCells[]>();
+
+  constructor(private readonly stats: ProxyStats, readonly listenerName: string, readonly statPrefix: string) {
+    this.rqTotal = stats.downstreamRqTotal.cell(statPrefix);
+    this.cxTotal = stats.downstreamCxTotal.cell(statPrefix);
+  }
+
+  responseClass(status: number): void {
+    const cls = (status / 100) | 0;
+    let cell = this.byClass[cls];
+    if (cell === undefined) {
+      cell = this.stats.downstreamRqByClass.cell(String(cls), this.statPrefix);
+      this.byClass[cls] = cell;
+    }
+    cell.value++;
+  }
+
+  responseFlag(flag: string): void {
+    let cell = this.byFlag.get(flag);
+    if (cell === undefined) {
+      cell = this.stats.downstreamResponseFlags.cell(flag, this.statPrefix);
+      this.byFlag.set(flag, cell);
+    }
+    cell.value++;
+  }
+
+  /** The S_* cells for a finished request; `route` is the compiled route object (undefined when none matched). */
+  timingCells(route: { name: string } | undefined, clusterName: string, status: number): TimingCells {
+    let byCluster: Map<string, TimingCells[]> | undefined;
+    if (route === undefined) byCluster = this.unrouted;
+    else {
+      byCluster = this.timing.get(route);
+      if (byCluster === undefined) {
+        byCluster = new Map();
+        this.timing.set(route, byCluster);
+      }
+    }
+    let byClass = byCluster.get(clusterName);
+    if (byClass === undefined) {
+      byClass = [];
+      byCluster.set(clusterName, byClass);
+    }
+    const cls = (status / 100) | 0;
+    let cells = byClass[cls];
+    if (cells === undefined) {
+      const labels = [this.listenerName, route?.name ?? '', clusterName, `${cls}xx`];
+      cells = {
+        total: this.stats.requestTotal.cell(...labels),
+        overhead: this.stats.requestOverhead.cell(...labels),
+        grid: this.stats.requestGrid.cell(...labels),
+      };
+      byClass[cls] = cells;
+    }
+    return cells;
+  }
+}
+
+/**
+ * Every metric meshlet exports. Names follow Envoy's Prometheus output
+ * (`envoy_cluster_upstream_rq_total{envoy_cluster_name=...}`) where Envoy has one,
+ * so existing dashboards work; meshlet's own are prefixed `meshlet_`.
+ */
+export class ProxyStats {
+  readonly registry = new Registry();
+
+  readonly requestTotal = new HistogramFamily(
+    'meshlet_request_total_seconds',
+    'S_total: the whole request as the downstream sees it at the proxy, from the request reaching the proxy to its last byte out',
+    TIMING_LABELS,
+    LATENCY_BUCKETS_SECONDS,
+  );
+  readonly requestOverhead = new HistogramFamily(
+    'meshlet_request_overhead_seconds',
+    'S_overhead: the part of S_total the proxy itself adds (parsing, routing, balancing, connection queueing, waiting between retries)',
+    TIMING_LABELS,
+    LATENCY_BUCKETS_SECONDS,
+  );
+  readonly requestGrid = new HistogramFamily(
+    'meshlet_request_grid_seconds',
+    'S_grid = S_total - S_overhead: time in the upstream service and the network to it',
+    TIMING_LABELS,
+    LATENCY_BUCKETS_SECONDS,
+  );
+
+  readonly downstreamRqTotal = new CounterFamily('envoy_http_downstream_rq_total', 'Downstream requests', ['envoy_http_conn_manager_prefix']);
+  readonly downstreamRqByClass = new CounterFamily('envoy_http_downstream_rq_xx', 'Downstream responses by code class', [
+    'envoy_response_code_class',
+    'envoy_http_conn_manager_prefix',
+  ]);
+  readonly downstreamCxTotal = new CounterFamily('envoy_http_downstream_cx_total', 'Downstream connections', ['envoy_http_conn_manager_prefix']);
+  readonly downstreamCxActive: GaugeFamily;
+  readonly downstreamRqActive: GaugeFamily;
+  readonly downstreamResponseFlags = new CounterFamily(
+    'meshlet_http_downstream_rq_response_flag_total',
+    'Downstream requests by Envoy response flag (UH, UF, UT, URX, NR, UC, ...)',
+    ['response_flag', 'envoy_http_conn_manager_prefix'],
+  );
+
+  readonly clusterRqTotal = new CounterFamily('envoy_cluster_upstream_rq_total', 'Upstream requests', ['envoy_cluster_name']);
+  readonly clusterRqByCode = new CounterFamily('envoy_cluster_upstream_rq', 'Upstream responses by code', ['envoy_response_code', 'envoy_cluster_name']);
+  readonly clusterRqByClass = new CounterFamily('envoy_cluster_upstream_rq_xx', 'Upstream responses by code class', [
+    'envoy_response_code_class',
+    'envoy_cluster_name',
+  ]);
+  readonly clusterRqTimeout = new CounterFamily('envoy_cluster_upstream_rq_timeout', 'Upstream requests that hit the route timeout', ['envoy_cluster_name']);
+  readonly clusterRqReset = new CounterFamily('envoy_cluster_upstream_rq_rx_reset', 'Upstream requests reset by the upstream', ['envoy_cluster_name']);
+  readonly clusterCxConnectFail = new CounterFamily('envoy_cluster_upstream_cx_connect_fail', 'Upstream connection failures', ['envoy_cluster_name']);
+  readonly clusterNoneHealthy = new CounterFamily('envoy_cluster_upstream_cx_none_healthy', 'Requests with no healthy host to send to', ['envoy_cluster_name']);
+  readonly clusterCxActive: GaugeFamily;
+  readonly clusterRqActive: GaugeFamily;
+  readonly clusterMembershipTotal: GaugeFamily;
+  readonly clusterMembershipHealthy: GaugeFamily;
+
+  constructor(gauges: {
+    /** Called at scrape time to refresh live gauges from their owners. */
+    refreshDownstream: (stats: ProxyStats) => void;
+    refreshClusters: (stats: ProxyStats) => void;
+  }) {
+    const refreshDownstream = () => gauges.refreshDownstream(this);
+    const refreshClusters = () => gauges.refreshClusters(this);
+    this.downstreamCxActive = new GaugeFamily('envoy_http_downstream_cx_active', 'Open downstream connections', ['envoy_http_conn_manager_prefix'], refreshDownstream);
+    this.downstreamRqActive = new GaugeFamily('envoy_http_downstream_rq_active', 'Downstream requests in flight', ['envoy_http_conn_manager_prefix'], refreshDownstream);
+    this.clusterCxActive = new GaugeFamily('envoy_cluster_upstream_cx_active', 'Open upstream connections', ['envoy_cluster_name'], refreshClusters);
+    this.clusterRqActive = new GaugeFamily('envoy_cluster_upstream_rq_active', 'Upstream requests in flight', ['envoy_cluster_name'], refreshClusters);
+    this.clusterMembershipTotal = new GaugeFamily('envoy_cluster_membership_total', 'Hosts in the cluster', ['envoy_cluster_name'], refreshClusters);
+    this.clusterMembershipHealthy = new GaugeFamily('envoy_cluster_membership_healthy', 'Healthy hosts in the cluster', ['envoy_cluster_name'], refreshClusters);
+    for (const family of this.families()) this.registry.registerMetric(family as never);
+  }
+
+  private families() {
+    return [
+      this.requestTotal,
+      this.requestOverhead,
+      this.requestGrid,
+      this.downstreamRqTotal,
+      this.downstreamRqByClass,
+      this.downstreamCxTotal,
+      this.downstreamCxActive,
+      this.downstreamRqActive,
+      this.downstreamResponseFlags,
+      this.clusterRqTotal,
+      this.clusterRqByCode,
+      this.clusterRqByClass,
+      this.clusterRqTimeout,
+      this.clusterRqReset,
+      this.clusterCxConnectFail,
+      this.clusterNoneHealthy,
+      this.clusterCxActive,
+      this.clusterRqActive,
+      this.clusterMembershipTotal,
+      this.clusterMembershipHealthy,
+    ];
+  }
+
+  forgetCluster(name: string): void {
+    for (const family of this.families()) {
+      family.forget('envoy_cluster_name', name);
+      family.forget('cluster', name);
+    }
+  }
+}
