@@ -5,10 +5,16 @@ import type { ConfigIssue } from '../../xds/config-error';
  * The decoder already rejects fields Envoy does not know; this rejects the valid
  * Envoy config that meshlet would otherwise silently ignore.
  */
-export function onlyFields(message: object | undefined, path: string, supported: readonly string[], issues: ConfigIssue[]): void {
+export function onlyFields(
+  message: object | undefined,
+  path: string,
+  supported: ReadonlySet<string> | readonly string[],
+  issues: ConfigIssue[],
+): void {
   if (message === undefined) return;
-  for (const key of Object.keys(message)) {
-    if (key === '@type' || supported.includes(key)) continue;
+  const known: ReadonlySet<string> = supported instanceof Set ? supported : new Set(supported);
+  for (const [key, value] of Object.entries(message)) {
+    if (key === '@type' || value === undefined || known.has(key)) continue;
     issues.push({ path: path === '' ? key : `${path}.${key}`, message: 'not supported by meshlet' });
   }
 }

@@ -8,6 +8,7 @@ import type { HeaderContext, RouteRequest } from '../router/route-table';
 import { UpstreamRequest } from '../upstream/upstream-request';
 import type { AccessLogger } from './access-log';
 import { firstHeaderValue as headerValue, removeHeader, setHeader } from '../router/flat-headers';
+import { isInternalAddress, trustedClientAddress } from './client-address';
 import { copyEndToEnd } from './hop-by-hop';
 import type { HttpConnectionManagerConfig } from './listener-config';
 import { ResponseFlag } from './response-flags';
@@ -56,6 +57,9 @@ export class HttpConnectionManager {
       scheme: this.scheme,
     };
 
+    if (config.routeTable.hasInternalOnlyHeaders && !isInternalAddress(this.clientAddress(req, headers))) {
+      config.routeTable.removeInternalOnlyHeaders(headers);
+    }
     const route = config.routeTable.route(request);
     if (route === undefined) return this.localReply(info, 404, ResponseFlag.NoRouteFound, 'no route matched the request\n');
     info.route = route;
@@ -146,6 +150,12 @@ export class HttpConnectionManager {
     info.res.writeHead(status, headers);
     info.res.end(body);
     this.finish(info);
+  }
+
+  /** The original client as Envoy trusts it (use_remote_address, xff_num_trusted_hops). */
+  clientAddress(req: IncomingMessage, headers: readonly string[]): string {
+    const config = this.config;
+    return trustedClientAddress(req.socket.remoteAddress ?? '', headerValue(headers, 'x-forwarded-for'), config.useRemoteAddress, config.xffNumTrustedHops);
   }
 
   /** x-forwarded-for / -proto and x-request-id, as Envoy's connection manager sets them. */

@@ -51,6 +51,10 @@ export class RouteTable {
    * Envoy's connection manager drops internal_only_headers from requests that did not come
    * from an internal address, before routing; deciding "internal" is the caller's.
    */
+  get hasInternalOnlyHeaders(): boolean {
+    return this.internalOnlyHeaders.length > 0;
+  }
+
   removeInternalOnlyHeaders(headers: FlatHeaders): void {
     for (const name of this.internalOnlyHeaders) removeHeader(headers, name);
   }

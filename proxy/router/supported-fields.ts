@@ -1,4 +1,5 @@
 import type { ConfigIssue } from '../../xds/config-error';
+import { onlyFields } from '../config/field-support';
 
 /**
  * The one place that decides which Envoy fields meshlet's router implements, per message.
@@ -108,18 +109,8 @@ const SUPPORTED: ReadonlyMap<RouteMessage, ReadonlySet<string>> = new Map(
 );
 
 /** Reports every present field of `message` that meshlet does not implement. */
-export function checkSupportedFields(
-  value: object,
-  message: RouteMessage,
-  path: string,
-  issues: ConfigIssue[],
-): void {
-  const supported = SUPPORTED.get(message)!;
-  for (const [field, fieldValue] of Object.entries(value)) {
-    if (fieldValue !== undefined && !supported.has(field)) {
-      issues.push({ path: fieldPath(path, field), message: 'not supported by meshlet' });
-    }
-  }
+export function checkSupportedFields(value: object, message: RouteMessage, path: string, issues: ConfigIssue[]): void {
+  onlyFields(value, path, SUPPORTED.get(message)!, issues);
 }
 
 export function fieldPath(base: string, field: string): string {

@@ -85,6 +85,7 @@ export function bootstrapYaml(opts: {
   virtualHosts: string;
   clusters: string;
   hcmExtra?: string;
+  routeConfigExtra?: string;
 }): string {
   return `
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.adminPort}}}}
@@ -101,6 +102,7 @@ static_resources:
 ${opts.hcmExtra ?? ''}
           route_config:
             name: main
+${opts.routeConfigExtra ?? ''}
             virtual_hosts:
 ${opts.virtualHosts}
           http_filters:

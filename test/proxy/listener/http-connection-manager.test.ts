@@ -22,6 +22,7 @@ t.before(async () => {
       hcmExtra: `          access_log:
           - name: envoy.access_loggers.stdout
             typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog}`,
+      routeConfigExtra: '            internal_only_headers: [x-internal]',
       virtualHosts: `            - name: api
               domains: ["api.example.com", "api.example.com:*"]
               request_headers_to_add:
@@ -133,6 +134,14 @@ t.test('forwarding headers: x-request-id generated, x-forwarded-proto set, given
   t.equal(seen.headers['x-forwarded-proto'], 'http');
   const kept = (await get('/', { 'x-request-id': 'abc-123' })).json();
   t.equal(kept.headers['x-request-id'], 'abc-123');
+});
+
+t.test('internal_only_headers are removed only when the trusted client is external', async (t) => {
+  const internal = (await get('/', { 'x-internal': '1' })).json();
+  t.equal(internal.headers['x-internal'], '1', 'loopback client is internal');
+  // Without use_remote_address the trusted client is the rightmost XFF entry.
+  const external = (await get('/', { 'x-internal': '1', 'x-forwarded-for': '10.0.0.1, 203.0.113.5' })).json();
+  t.equal(external.headers['x-internal'], undefined, 'external client loses it');
 });
 
 t.test('hop-by-hop headers are not forwarded, nor those Connection names', async (t) => {
