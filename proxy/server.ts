@@ -11,9 +11,17 @@ import { ListenerStats, ProxyStats } from './metrics/proxy-stats';
 /** Envoy's server states, as `/ready` reports them. */
 export type ServerState = 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING';
 
+/**
+ * `single`: one process does everything. With `--workers N`, the `primary` serves admin
+ * (metrics aggregated over the workers) and no listeners; each `worker` serves the
+ * listeners and no admin.
+ */
+export type ProcessRole = 'single' | 'primary' | 'worker';
+
 export interface ProxyServerOptions {
   /** How long in-flight requests may take to finish on shutdown (Envoy's --drain-time-s). */
   readonly drainTimeMs: number;
+  readonly role?: ProcessRole;
 }
 
 /**
@@ -31,6 +39,9 @@ export class ProxyServer {
   readonly listeners = new Map<string, HttpListener>();
   private admin: AdminServer | undefined;
   private shuttingDown: Promise<void> | undefined;
+  private readonly drainSteps: (() => Promise<void>)[] = [];
+  /** Where /stats/prometheus reads from; the primary replaces it with the workers' aggregate. */
+  metricsText: () => Promise<string> = () => this.stats.registry.metrics();
 
   constructor(
     readonly bootstrap: BootstrapConfig,
@@ -54,16 +65,26 @@ export class ProxyServer {
     return this.admin?.port;
   }
 
+  get role(): ProcessRole {
+    return this.options.role ?? 'single';
+  }
+
+  /** Work to finish while draining, before upstreams close (the primary's: its workers). */
+  addDrainStep(step: () => Promise<void>): void {
+    this.drainSteps.push(step);
+  }
+
   async start(): Promise<void> {
-    if (this.bootstrap.admin) {
+    if (this.bootstrap.admin && this.role !== 'worker') {
       this.admin = new AdminServer(this, this.bootstrap.admin.address, this.bootstrap.admin.port);
       await this.admin.listen();
     }
     this.state = 'INITIALIZING';
     await Promise.all(this.bootstrap.clusters.map((c) => this.clusters.addOrUpdate(c)));
-    for (const config of this.bootstrap.listeners) await this.addListener(config);
-    this.state = 'LIVE';
-    this.log.info(
+    if (this.role !== 'primary') for (const config of this.bootstrap.listeners) await this.addListener(config);
+    // The primary is live once its workers are (see workers.ts).
+    if (this.role !== 'primary') this.state = 'LIVE';
+    if (this.role === 'single') this.log.info(
       { listeners: [...this.listeners.values()].map((l) => `${l.config.name}@${l.config.address}:${l.port}`), admin: this.adminPort },
       'meshlet is live',
     );
@@ -89,6 +110,7 @@ export class ProxyServer {
       this.log.info({ reason, drainTimeMs: this.options.drainTimeMs }, 'draining');
       this.state = 'DRAINING';
       await Promise.all([...this.listeners.values()].map((l) => l.drain(this.options.drainTimeMs)));
+      for (const step of this.drainSteps) await step();
       for (const listener of this.listeners.values()) listener.hcm.accessLog.flush();
       await this.clusters.closeAll();
       await this.admin?.close();

@@ -45,7 +45,7 @@ const ENDPOINTS: Record<string, AdminEndpoint> = {
     method: 'GET',
     help: 'All metrics in the Prometheus text format',
     handle: async (proxy, _url, res) => {
-      const body = await proxy.stats.registry.metrics();
+      const body = await proxy.metricsText();
       res.writeHead(200, { 'content-type': proxy.stats.registry.contentType });
       res.end(body);
     },

@@ -38,7 +38,8 @@ export function copyEndToEnd(raw: readonly (string | Buffer)[], out: string[]): 
     }
     out.push(name, text(raw[i + 1]!));
   }
-  if (connection === undefined) return transferEncoding;
+  // The usual values name no other header; skip the parse for them.
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close') return transferEncoding;
   const nominated = connectionNominated(connection);
   if (nominated === undefined) return transferEncoding;
   let w = start;

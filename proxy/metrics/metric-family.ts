@@ -11,8 +11,11 @@ interface RenderedMetric {
   help: string;
   type: MetricType;
   values: Sample[];
-  aggregator: 'sum';
+  aggregator: Aggregator;
 }
+
+/** How prom-client combines one series across worker processes (`--workers`). */
+export type Aggregator = 'sum' | 'max';
 
 type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -27,7 +30,6 @@ type MetricType = 'counter' | 'gauge' | 'histogram';
  * (cluster workers) these families: they implement its metric interface.
  */
 export abstract class MetricFamily<Cell> {
-  readonly aggregator = 'sum' as const;
   private readonly cells = new Map<string, { labels: Record<string, string>; cell: Cell }>();
 
   constructor(
@@ -35,6 +37,7 @@ export abstract class MetricFamily<Cell> {
     readonly help: string,
     readonly type: MetricType,
     readonly labelNames: readonly string[],
+    readonly aggregator: Aggregator = 'sum',
   ) {}
 
   /** The cell for these label values (same order as labelNames); created on first use. */
@@ -92,14 +95,20 @@ export interface GaugeCell {
 }
 
 export class GaugeFamily extends MetricFamily<GaugeCell> {
-  constructor(name: string, help: string, labelNames: readonly string[], private readonly refresh?: () => void) {
-    super(name, help, 'gauge', labelNames);
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    private readonly refresh: () => void,
+    aggregator: Aggregator = 'sum',
+  ) {
+    super(name, help, 'gauge', labelNames, aggregator);
   }
   protected newCell(): GaugeCell {
     return { value: 0 };
   }
   override get(): RenderedMetric {
-    this.refresh?.();
+    this.refresh();
     return super.get();
   }
   protected render(labels: Record<string, string>, cell: GaugeCell, out: Sample[]): void {

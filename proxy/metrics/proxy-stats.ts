@@ -191,8 +191,9 @@ export class ProxyStats {
     this.downstreamRqActive = new GaugeFamily('envoy_http_downstream_rq_active', 'Downstream requests in flight', ['envoy_http_conn_manager_prefix'], refreshDownstream);
     this.clusterCxActive = new GaugeFamily('envoy_cluster_upstream_cx_active', 'Open upstream connections', ['envoy_cluster_name'], refreshClusters);
     this.clusterRqActive = new GaugeFamily('envoy_cluster_upstream_rq_active', 'Upstream requests in flight', ['envoy_cluster_name'], refreshClusters);
-    this.clusterMembershipTotal = new GaugeFamily('envoy_cluster_membership_total', 'Hosts in the cluster', ['envoy_cluster_name'], refreshClusters);
-    this.clusterMembershipHealthy = new GaugeFamily('envoy_cluster_membership_healthy', 'Healthy hosts in the cluster', ['envoy_cluster_name'], refreshClusters);
+    // Every worker sees the same membership: across workers it is the max, not the sum.
+    this.clusterMembershipTotal = new GaugeFamily('envoy_cluster_membership_total', 'Hosts in the cluster', ['envoy_cluster_name'], refreshClusters, 'max');
+    this.clusterMembershipHealthy = new GaugeFamily('envoy_cluster_membership_healthy', 'Healthy hosts in the cluster', ['envoy_cluster_name'], refreshClusters, 'max');
     for (const family of this.families()) this.registry.registerMetric(family as never);
   }
 
