@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { AdminServer } from './admin/admin-server';
+import { collectConfigGarbage } from './heap';
 import { ClusterManager } from './cluster/cluster-manager';
 import type { BootstrapConfig } from './config/bootstrap';
 import { AccessLogger } from './listener/access-log';
@@ -82,6 +83,7 @@ export class ProxyServer {
     this.state = 'INITIALIZING';
     await Promise.all(this.bootstrap.clusters.map((c) => this.clusters.addOrUpdate(c)));
     if (this.role !== 'primary') for (const config of this.bootstrap.listeners) await this.addListener(config);
+    collectConfigGarbage();
     // The primary is live once its workers are (see workers.ts).
     if (this.role !== 'primary') this.state = 'LIVE';
     if (this.role === 'single') this.log.info(

@@ -29,9 +29,10 @@ export function loadBootstrapFile(file: string): BootstrapConfig {
   }
   let document: unknown;
   try {
-    document = parseYaml(text, { uniqueKeys: true });
+    // JSON is YAML too, but the YAML parser builds a syntax tree that costs many times the file in memory.
+    document = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
   } catch (err) {
-    throw new ConfigError([{ path: '', message: `${file} is not valid YAML/JSON: ${(err as Error).message}` }]);
+    throw new ConfigError([{ path: '', message: `${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML/JSON'}: ${(err as Error).message}` }]);
   }
   return parseBootstrap(document);
 }
