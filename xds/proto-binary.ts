@@ -21,6 +21,7 @@ import {
   resolveTypeUrl,
   schemaOf,
   setKey,
+  WRAPPER_SCALARS,
 } from './proto-schema';
 import { checkRules } from './proto-validate';
 
@@ -187,17 +188,6 @@ function shortestFloat32(f: number): number {
 
 type WellKnownDecoder = (message: Decoded, path: string, issues: Issues) => unknown;
 
-const WRAPPER_SCALARS: Readonly<Record<string, string>> = {
-  '.google.protobuf.DoubleValue': 'double',
-  '.google.protobuf.FloatValue': 'float',
-  '.google.protobuf.Int64Value': 'int64',
-  '.google.protobuf.UInt64Value': 'uint64',
-  '.google.protobuf.Int32Value': 'int32',
-  '.google.protobuf.UInt32Value': 'uint32',
-  '.google.protobuf.BoolValue': 'bool',
-  '.google.protobuf.StringValue': 'string',
-  '.google.protobuf.BytesValue': 'bytes',
-};
 
 const WRAPPER_DEFAULTS: Readonly<Record<string, unknown>> = { string: '', bool: false, bytes: Buffer.alloc(0) };
 

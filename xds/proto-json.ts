@@ -29,6 +29,7 @@ import {
   resolveTypeUrl,
   schemaOf,
   setKey,
+  WRAPPER_SCALARS,
 } from './proto-schema';
 import { checkRules } from './proto-validate';
 
@@ -284,17 +285,6 @@ function expectedEnumValues(enumType: protobuf.Enum): string {
 
 type WellKnownDecoder = (json: unknown, path: string, issues: Issues, type: protobuf.Type) => unknown;
 
-const WRAPPER_SCALARS: Readonly<Record<string, string>> = {
-  '.google.protobuf.DoubleValue': 'double',
-  '.google.protobuf.FloatValue': 'float',
-  '.google.protobuf.Int64Value': 'int64',
-  '.google.protobuf.UInt64Value': 'uint64',
-  '.google.protobuf.Int32Value': 'int32',
-  '.google.protobuf.UInt32Value': 'uint32',
-  '.google.protobuf.BoolValue': 'bool',
-  '.google.protobuf.StringValue': 'string',
-  '.google.protobuf.BytesValue': 'bytes',
-};
 
 const WELL_KNOWN: Readonly<Record<string, WellKnownDecoder>> = {
   '.google.protobuf.Any': jsonAny,

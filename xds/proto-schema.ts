@@ -260,3 +260,16 @@ export function resolveTypeUrl(url: string, path: string, issues: Issues): proto
   if (!type) issues.push({ path, message: `unsupported type "${name}"` });
   return type;
 }
+
+/** google.protobuf wrapper types and the scalar each wraps (their JSON form is the plain scalar). */
+export const WRAPPER_SCALARS: Readonly<Record<string, string>> = {
+  '.google.protobuf.DoubleValue': 'double',
+  '.google.protobuf.FloatValue': 'float',
+  '.google.protobuf.Int64Value': 'int64',
+  '.google.protobuf.UInt64Value': 'uint64',
+  '.google.protobuf.Int32Value': 'int32',
+  '.google.protobuf.UInt32Value': 'uint32',
+  '.google.protobuf.BoolValue': 'bool',
+  '.google.protobuf.StringValue': 'string',
+  '.google.protobuf.BytesValue': 'bytes',
+};

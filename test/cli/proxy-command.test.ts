@@ -25,10 +25,9 @@ t.test('--validate accepts the example bootstrap that npm start uses', async (t)
   t.match(r.stdout, /valid \(1 listeners, 1 clusters\)/);
 });
 
-t.test('--validate reports every problem with its path, exit 1, no stack trace', async (t) => {
-  const file = writeTempFile(
-    'bad.yaml',
-    `
+/** A one-listener bootstrap routing to cluster "missing", with extra HCM fields and a cluster body given by the test. */
+function brokenBootstrap(hcmExtra: string, cluster: string): string {
+  return `
 static_resources:
   listeners:
   - name: l
@@ -39,7 +38,7 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: x
-          bogus_field: 1
+${hcmExtra}
           route_config:
             virtual_hosts:
             - name: v
@@ -50,10 +49,12 @@ static_resources:
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
   clusters:
   - name: c
-    connect_timeout: 250ms
-    type: STATIC
-`,
-  );
+${cluster}
+`;
+}
+
+t.test('--validate reports every problem with its path, exit 1, no stack trace', async (t) => {
+  const file = writeTempFile('bad.yaml', brokenBootstrap('          bogus_field: 1', '    connect_timeout: 250ms\n    type: STATIC'));
   const r = meshlet('proxy', '--config', file, '--validate');
   t.equal(r.code, 1);
   t.match(r.stderr, 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config.bogus_field');
@@ -62,33 +63,7 @@ static_resources:
 });
 
 t.test('semantic errors are reported by path too: unknown cluster, unsupported field', async (t) => {
-  const file = writeTempFile(
-    'semantic.yaml',
-    `
-static_resources:
-  listeners:
-  - name: l
-    address: {socket_address: {address: 127.0.0.1, port_value: 10000}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: x
-          route_config:
-            virtual_hosts:
-            - name: v
-              domains: ["*"]
-              routes: [{match: {prefix: /}, route: {cluster: missing}}]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-  clusters:
-  - name: c
-    type: EDS
-    lb_policy: MAGLEV
-`,
-  );
+  const file = writeTempFile('semantic.yaml', brokenBootstrap('', '    type: EDS\n    lb_policy: MAGLEV'));
   const r = meshlet('proxy', '--config', file);
   t.equal(r.code, 1, 'starting with a broken config exits 1');
   t.match(r.stderr, 'routes[0].route.cluster: unknown cluster "missing"');

@@ -131,3 +131,12 @@ ${extra}
       - lb_endpoints:
 ${lbEndpoints}`;
 }
+
+/** A virtual host sending everything to one cluster (a YAML fragment indented for `virtual_hosts:`). */
+export function catchAllVirtualHost(cluster: string, timeout?: string): string {
+  return `            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: /}
+                route: {cluster: ${cluster}${timeout ? `, timeout: ${timeout}` : ''}}`;
+}

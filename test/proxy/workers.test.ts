@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Server } from 'node:http';
 import { request } from 'undici';
 import { startEchoServer } from '../../cli/echo-server';
-import { bootstrapYaml, freePort, startProxy, staticCluster } from '../helpers/proxy-process';
+import { bootstrapYaml, catchAllVirtualHost, freePort, startProxy, staticCluster } from '../helpers/proxy-process';
 
 t.test('--workers 2: listeners shared by two processes, one admin, metrics summed over workers', async (t) => {
   const [adminPort, listenerPort, echoPort] = [await freePort(), await freePort(), await freePort()];
@@ -12,11 +12,7 @@ t.test('--workers 2: listeners shared by two processes, one admin, metrics summe
     bootstrapYaml({
       adminPort,
       listenerPort,
-      virtualHosts: `            - name: all
-              domains: ["*"]
-              routes:
-              - match: {prefix: /}
-                route: {cluster: echo}`,
+      virtualHosts: catchAllVirtualHost('echo'),
       clusters: staticCluster('echo', [{ port: echoPort }]),
     }),
     adminPort,

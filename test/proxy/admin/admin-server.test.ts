@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Server } from 'node:http';
 import { request } from 'undici';
 import { startEchoServer } from '../../../cli/echo-server';
-import { bootstrapYaml, freePort, startProxy, staticCluster } from '../../helpers/proxy-process';
+import { bootstrapYaml, catchAllVirtualHost, freePort, startProxy, staticCluster } from '../../helpers/proxy-process';
 
 const servers: Server[] = [];
 t.teardown(() => servers.forEach((s) => s.close()));
@@ -14,11 +14,7 @@ async function setup() {
     bootstrapYaml({
       adminPort,
       listenerPort,
-      virtualHosts: `            - name: all
-              domains: ["*"]
-              routes:
-              - match: {prefix: /}
-                route: {cluster: echo, timeout: 10s}`,
+      virtualHosts: catchAllVirtualHost('echo', '10s'),
       clusters: staticCluster('echo', [{ port: a, weight: 3 }, { port: b, weight: 1, health: 'UNHEALTHY' }]),
     }),
     adminPort,

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startEchoServer } from '../../../cli/echo-server';
-import { bootstrapYaml, freePort, startProxy, staticCluster, type ProxyProcess } from '../../helpers/proxy-process';
+import { bootstrapYaml, catchAllVirtualHost, freePort, startProxy, staticCluster, type ProxyProcess } from '../../helpers/proxy-process';
 
 const MB = 1024 * 1024;
 const SIZE = 200 * MB;
@@ -20,11 +20,7 @@ t.before(async () => {
     bootstrapYaml({
       adminPort,
       listenerPort,
-      virtualHosts: `            - name: all
-              domains: ["*"]
-              routes:
-              - match: {prefix: /}
-                route: {cluster: echo, timeout: 60s}`,
+      virtualHosts: catchAllVirtualHost('echo', '60s'),
       clusters: staticCluster('echo', [{ port: echoPort }]),
     }),
     adminPort,
