@@ -1,0 +1,52 @@
+import http from 'node:http';
+import net from 'node:net';
+
+export function httpGetStatus(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if (body.length < 1 << 20) body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Polls until `url` answers 200, the deadline passes, or `stillRunning` says the process died
+ * (so a crashing proxy fails in milliseconds, not after the whole deadline).
+ */
+export async function waitFor200(url: string, timeoutMs: number, stillRunning: () => boolean): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (!stillRunning()) return { ok: false, reason: 'process exited before it was ready' };
+    try {
+      const { status } = await httpGetStatus(url, 1000);
+      if (status === 200) return { ok: true };
+      last = `HTTP ${status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { ok: false, reason: `${url} not ready after ${timeoutMs} ms (last: ${last})` };
+}
+
+/** An unused loopback port. Another process could take it before it is used; on a bench box that race is acceptable. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,94 @@
+import { stringify } from 'yaml';
+
+export interface TlsFiles {
+  certificateChain: string;
+  privateKey: string;
+  trustedCa: string;
+}
+
+export interface MeshletBootstrapOptions {
+  adminPort: number;
+  listenPort: number;
+  upstreamPorts: readonly number[];
+  /** Envoy retry_on list and count; absent means no retry policy at all. */
+  retry?: { retryOn: string; numRetries: number };
+  /** Terminate mTLS on the listener (the server-side sidecar). */
+  downstreamTls?: TlsFiles;
+  /** Originate mTLS to the cluster (the client-side sidecar). */
+  upstreamTls?: TlsFiles & { sni: string };
+}
+
+const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const TLS_SOCKET = 'envoy.transport_sockets.tls';
+
+function commonTlsContext(files: TlsFiles): Record<string, unknown> {
+  return {
+    tls_certificates: [{ certificate_chain: { filename: files.certificateChain }, private_key: { filename: files.privateKey } }],
+    validation_context: { trusted_ca: { filename: files.trustedCa } },
+  };
+}
+
+/** An Envoy v3 bootstrap object: one listener, one route to one STATIC cluster. */
+export function meshletBootstrap(o: MeshletBootstrapOptions): Record<string, unknown> {
+  const route: Record<string, unknown> = { cluster: 'upstream' };
+  if (o.retry) route.retry_policy = { retry_on: o.retry.retryOn, num_retries: o.retry.numRetries };
+  const filterChain: Record<string, unknown> = {
+    filters: [
+      {
+        name: 'envoy.filters.network.http_connection_manager',
+        typed_config: {
+          '@type': HCM_TYPE,
+          stat_prefix: 'bench',
+          route_config: {
+            virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route }] }],
+          },
+          http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } }],
+        },
+      },
+    ],
+  };
+  if (o.downstreamTls) {
+    filterChain.transport_socket = {
+      name: TLS_SOCKET,
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+        require_client_certificate: true,
+        common_tls_context: commonTlsContext(o.downstreamTls),
+      },
+    };
+  }
+  const cluster: Record<string, unknown> = {
+    name: 'upstream',
+    type: 'STATIC',
+    connect_timeout: '1s',
+    lb_policy: 'ROUND_ROBIN',
+    load_assignment: {
+      cluster_name: 'upstream',
+      endpoints: [
+        { lb_endpoints: o.upstreamPorts.map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })) },
+      ],
+    },
+  };
+  if (o.upstreamTls) {
+    cluster.transport_socket = {
+      name: TLS_SOCKET,
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        sni: o.upstreamTls.sni,
+        common_tls_context: commonTlsContext(o.upstreamTls),
+      },
+    };
+  }
+  return {
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: o.adminPort } } },
+    static_resources: {
+      listeners: [{ name: 'bench', address: { socket_address: { address: '127.0.0.1', port_value: o.listenPort } }, filter_chains: [filterChain] }],
+      clusters: [cluster],
+    },
+  };
+}
+
+export function meshletBootstrapYaml(o: MeshletBootstrapOptions): string {
+  return stringify(meshletBootstrap(o));
+}
