@@ -5,7 +5,7 @@ import { loadBootstrapFile } from '../proxy/config/bootstrap';
 import { createLogger, type LogLevel } from '../proxy/log';
 import { ProxyServer } from '../proxy/server';
 import { startEchoServer } from './echo-server';
-import { formatConfigError } from './proxy-command';
+import { formatConfigError } from './format-config-error';
 
 const DEMO_BOOTSTRAP = join(__dirname, '..', '..', 'examples', 'demo-bootstrap.yaml');
 

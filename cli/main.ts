@@ -1,4 +1,5 @@
 import { benchCommand } from '../bench/bench-command';
+import { controlPlaneCommand } from './control-plane-command';
 import { demoCommand } from './demo-command';
 import { proxyCommand } from './proxy-command';
 
@@ -7,15 +8,17 @@ const USAGE = `meshlet — a sidecar service-mesh proxy speaking Envoy v3 config
 Usage: meshlet <command> [options]
 
 Commands:
-  proxy     Run the proxy from an Envoy v3 bootstrap (YAML or JSON)
-  demo      Run a local demo mesh on loopback: 3 echo services (weights 1/2/7) behind the proxy
-  bench     Run the benchmark harness (meshlet vs direct, nginx, HAProxy, Node proxies)
+  proxy          Run the proxy from an Envoy v3 bootstrap (YAML or JSON), static or driven over xDS
+  control-plane  Serve Envoy v3 ADS (SotW and Delta) from a mesh file to meshlet proxies, Envoy or gRPC clients
+  demo           Run a local demo mesh on loopback: 3 echo services (weights 1/2/7) behind the proxy
+  bench          Run the benchmark harness (meshlet vs direct, nginx, HAProxy, Node proxies)
 
 Run 'meshlet <command> --help' for a command's options.
 `;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   proxy: proxyCommand,
+  'control-plane': controlPlaneCommand,
   demo: demoCommand,
   bench: benchCommand,
 };

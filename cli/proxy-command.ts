@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../xds/config-error';
+import { formatConfigError } from './format-config-error';
 import { loadBootstrapFile, type BootstrapConfig } from '../proxy/config/bootstrap';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../proxy/log';
 import cluster from 'node:cluster';
@@ -90,9 +91,4 @@ export async function proxyCommand(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
-}
-
-export function formatConfigError(file: string, err: ConfigError): string {
-  const lines = err.issues.map((i) => `  ${i.path || '(document)'}: ${i.message}\n`);
-  return `meshlet: ${file}: ${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}\n${lines.join('')}`;
 }

@@ -3,11 +3,14 @@ import { AdminServer } from './admin/admin-server';
 import { collectConfigGarbage } from './heap';
 import { ClusterManager } from './cluster/cluster-manager';
 import type { BootstrapConfig } from './config/bootstrap';
+import { listenerConfig } from './config/listener-parser';
 import { AccessLogger } from './listener/access-log';
 import { HttpConnectionManager } from './listener/http-connection-manager';
 import { HttpListener } from './listener/http-listener';
 import type { ListenerConfig } from './listener/listener-config';
 import { ListenerStats, ProxyStats } from './metrics/proxy-stats';
+import type { RouteTable } from './router/route-table';
+import { XdsConfig } from '../xds/xds-config';
 
 /** Envoy's server states, as `/ready` reports them. */
 export type ServerState = 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING';
@@ -28,8 +31,9 @@ export interface ProxyServerOptions {
 /**
  * One proxy process: admin, clusters, listeners, in start-up order, and their
  * orderly shutdown. Readiness turns LIVE only once every cluster has its first
- * endpoints and every listener is bound, so an app that waits on `/ready`
- * never sends into a proxy without config.
+ * endpoints and every listener is bound (with ADS: once the first clusters,
+ * endpoints, listeners and routes are applied, in that order), so an app that
+ * waits on `/ready` never sends into a proxy without config.
  */
 export class ProxyServer {
   state: ServerState = 'PRE_INITIALIZING';
@@ -38,6 +42,10 @@ export class ProxyServer {
   readonly stats: ProxyStats;
   readonly clusters: ClusterManager;
   readonly listeners = new Map<string, HttpListener>();
+  /** Listeners replaced by one on another address, or removed, finishing their requests. */
+  private readonly drainingListeners = new Map<HttpListener, Promise<void>>();
+  /** The ADS client and the dynamic resources (in each worker with --workers; not in the primary). */
+  readonly xds: XdsConfig | undefined;
   private admin: AdminServer | undefined;
   private shuttingDown: Promise<void> | undefined;
   private readonly drainSteps: (() => Promise<void>)[] = [];
@@ -55,11 +63,13 @@ export class ProxyServer {
         for (const listener of this.listeners.values()) {
           const prefix = listener.config.hcm.statPrefix;
           stats.downstreamCxActive.cell(prefix).value = listener.connectionCount;
-          stats.downstreamRqActive.cell(prefix).value = listener.hcm.activeRequests;
+          stats.downstreamRqActive.cell(prefix).value = listener.activeRequests;
         }
       },
+      refreshXds: (stats) => this.xds?.refreshGauges(stats),
     });
     this.clusters = new ClusterManager(this.stats, log);
+    if (bootstrap.ads !== undefined && this.role !== 'primary') this.xds = new XdsConfig(this, bootstrap, bootstrap.ads, log, this.stats);
   }
 
   get adminPort(): number | undefined {
@@ -81,8 +91,14 @@ export class ProxyServer {
       await this.admin.listen();
     }
     this.state = 'INITIALIZING';
-    await Promise.all(this.bootstrap.clusters.map((c) => this.clusters.addOrUpdate(c)));
-    if (this.role !== 'primary') for (const config of this.bootstrap.listeners) await this.addListener(config);
+    // EDS clusters and RDS listeners are the xDS client's: they warm as their resources arrive.
+    await Promise.all(this.bootstrap.clusters.filter((c) => c.type !== 'EDS').map((c) => this.clusters.addOrUpdate(c)));
+    await this.xds?.start();
+    if (this.role !== 'primary') {
+      for (const listener of this.bootstrap.listeners) {
+        if (listener.routes.kind === 'inline') await this.addOrUpdateListener(listenerConfig(listener, listener.routes.table));
+      }
+    }
     collectConfigGarbage();
     // The primary is live once its workers are (see workers.ts).
     if (this.role !== 'primary') this.state = 'LIVE';
@@ -92,18 +108,55 @@ export class ProxyServer {
     );
   }
 
-  private async addListener(config: ListenerConfig): Promise<void> {
-    const hcm = new HttpConnectionManager(
+  /**
+   * Adds a listener, or updates one without dropping anything: on the same address the socket
+   * and its connections stay and new requests see the new config; on another address the new
+   * listener binds first, then the old one drains. Rejects when the address cannot be bound.
+   */
+  async addOrUpdateListener(config: ListenerConfig): Promise<void> {
+    const current = this.listeners.get(config.name);
+    if (current !== undefined && current.config.address === config.address && current.config.port === config.port) {
+      current.update(config, this.connectionManager(config, current));
+      return;
+    }
+    const listener = new HttpListener(config, this.connectionManager(config, undefined));
+    await listener.listen();
+    this.listeners.set(config.name, listener);
+    if (current !== undefined) this.drainInBackground(current);
+  }
+
+  /** An RDS update for one listener. */
+  setRouteTable(listenerName: string, routeTable: RouteTable): void {
+    this.listeners.get(listenerName)?.setRouteTable(routeTable);
+  }
+
+  /** Stops a listener: it drains (in-flight requests finish within the drain time) in the background. */
+  removeListener(name: string): void {
+    const listener = this.listeners.get(name);
+    if (listener === undefined) return;
+    this.listeners.delete(name);
+    this.drainInBackground(listener);
+  }
+
+  private drainInBackground(listener: HttpListener): void {
+    const drained = listener.drain(this.options.drainTimeMs).then(() => {
+      listener.hcm.accessLog.flush();
+      this.drainingListeners.delete(listener);
+    });
+    this.drainingListeners.set(listener, drained);
+  }
+
+  /** A connection manager for `config`; an update keeps the access log sinks when they are unchanged. */
+  private connectionManager(config: ListenerConfig, current: HttpListener | undefined): HttpConnectionManager {
+    const sameLogs = current !== undefined && JSON.stringify(current.config.hcm.accessLogs) === JSON.stringify(config.hcm.accessLogs);
+    return new HttpConnectionManager(
       config.hcm,
       config.name,
       this.clusters,
       new ListenerStats(this.stats, config.name, config.hcm.statPrefix),
-      new AccessLogger(config.hcm.accessLogs, config.name),
+      sameLogs ? current.hcm.accessLog : new AccessLogger(config.hcm.accessLogs, config.name),
       'http',
     );
-    const listener = new HttpListener(config, hcm);
-    await listener.listen();
-    this.listeners.set(config.name, listener);
   }
 
   /** Drains listeners (in-flight requests finish, within the drain time), then closes upstreams and admin. Idempotent. */
@@ -111,7 +164,8 @@ export class ProxyServer {
     this.shuttingDown ??= (async () => {
       this.log.info({ reason, drainTimeMs: this.options.drainTimeMs }, 'draining');
       this.state = 'DRAINING';
-      await Promise.all([...this.listeners.values()].map((l) => l.drain(this.options.drainTimeMs)));
+      this.xds?.close();
+      await Promise.all([...this.listeners.values()].map((l) => l.drain(this.options.drainTimeMs)).concat([...this.drainingListeners.values()]));
       for (const step of this.drainSteps) await step();
       for (const listener of this.listeners.values()) listener.hcm.accessLog.flush();
       await this.clusters.closeAll();

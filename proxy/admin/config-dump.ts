@@ -1,25 +1,30 @@
 import type { ProxyServer } from '../server';
 
 /**
- * `/config_dump` in Envoy's layout (bootstrap, clusters, listeners, each with its
- * config dump `@type`). Resources are shown as meshlet decoded them: field names
- * as in the protos, durations in milliseconds.
+ * `/config_dump` in Envoy's layout (bootstrap, clusters, listeners, each with its config dump
+ * `@type`; with ADS also endpoints and routes, and the dynamic resources with the version and
+ * time they were accepted). Resources are shown as meshlet decoded them: field names as in the
+ * protos, durations in milliseconds.
  */
 export function configDump(proxy: ProxyServer): unknown {
-  return {
-    configs: [
-      {
-        '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump',
-        bootstrap: proxy.bootstrap.source,
-      },
-      {
-        '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
-        static_clusters: [...proxy.clusters.all()].map((c) => ({ cluster: c.config.source })),
-      },
-      {
-        '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
-        static_listeners: [...proxy.listeners.values()].map((l) => ({ listener: l.config.source })),
-      },
-    ],
-  };
+  const dynamic = proxy.xds?.dump();
+  const configs: object[] = [
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump',
+      bootstrap: proxy.bootstrap.source,
+    },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+      ...dynamic?.clusters,
+      static_clusters: proxy.bootstrap.clusters.map((c) => ({ cluster: c.source })),
+    },
+  ];
+  if (dynamic) configs.push({ '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump', ...dynamic.endpoints });
+  configs.push({
+    '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+    ...dynamic?.listeners,
+    static_listeners: proxy.bootstrap.listeners.map((l) => ({ listener: l.source })),
+  });
+  if (dynamic) configs.push({ '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump', ...dynamic.routes });
+  return { configs };
 }

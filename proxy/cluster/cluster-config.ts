@@ -1,7 +1,7 @@
 import type { LoadBalancerOptions } from '../balancer/load-balancer';
 
-/** How a cluster finds its endpoints (Envoy's `Cluster.type`; EDS comes with xDS). */
-export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS';
+/** How a cluster finds its endpoints (Envoy's `Cluster.type`). */
+export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS';
 
 /** One `lb_endpoints[]` entry, flattened with its locality. */
 export interface EndpointConfig {
@@ -15,6 +15,13 @@ export interface EndpointConfig {
   readonly healthy: boolean;
 }
 
+/** A ClusterLoadAssignment as parsed once (a cluster's `load_assignment`, or an EDS resource); immutable. */
+export interface EndpointAssignment {
+  readonly endpoints: readonly EndpointConfig[];
+  /** `policy.overprovisioning_factor`; undefined for Envoy's default (140). */
+  readonly overprovisioningFactor: number | undefined;
+}
+
 /** A cluster as parsed once from config; immutable. */
 export interface ClusterConfig {
   readonly name: string;
@@ -22,7 +29,10 @@ export interface ClusterConfig {
   readonly connectTimeoutMs: number;
   readonly lbPolicy: string;
   readonly lbOptions: LoadBalancerOptions;
+  /** From `load_assignment`; empty for EDS clusters, whose endpoints arrive as EndpointAssignments. */
   readonly endpoints: readonly EndpointConfig[];
+  /** The ClusterLoadAssignment name an EDS cluster subscribes to (`eds_cluster_config.service_name`, else the cluster name). */
+  readonly edsServiceName: string | undefined;
   /** STRICT_DNS / LOGICAL_DNS re-resolution period. */
   readonly dnsRefreshRateMs: number;
   readonly dnsFamily: 0 | 4 | 6;

@@ -1,11 +1,17 @@
 import type { Logger } from 'pino';
 import type { ProxyStats } from '../metrics/proxy-stats';
 import { Cluster } from './cluster';
-import type { ClusterConfig } from './cluster-config';
+import type { ClusterConfig, EndpointAssignment } from './cluster-config';
 
-/** All clusters by name. Routes look clusters up by name per request, so an update is one map write. */
+/**
+ * All clusters by name. Routes look clusters up by name per request, so an update is one map
+ * write. A new or changed cluster warms first (DNS: first resolution; EDS: first assignment)
+ * while the previous version keeps serving, as in Envoy.
+ */
 export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
+  private readonly warmingClusters = new Map<string, Cluster>();
+  private warmWaiters: (() => void)[] = [];
 
   constructor(
     private readonly stats: ProxyStats,
@@ -20,20 +26,53 @@ export class ClusterManager {
     return this.clusters.values();
   }
 
-  /** Adds or replaces a cluster; the new one serves once initialized (warm), then the old one is closed. */
-  async addOrUpdate(config: ClusterConfig): Promise<void> {
+  /**
+   * Adds or replaces a cluster: the new one serves once warm, then the old one is closed. An EDS
+   * cluster warms with `assignment`, or with the first one given to assign(). Resolves true once
+   * the cluster serves, false if a newer version or a removal superseded it while warming.
+   */
+  async addOrUpdate(config: ClusterConfig, assignment?: EndpointAssignment): Promise<boolean> {
     const cluster = new Cluster(config, this.stats, this.log);
-    await cluster.initialize();
+    void this.warmingClusters.get(config.name)?.close();
+    this.warmingClusters.set(config.name, cluster);
+    await cluster.initialize(assignment);
+    if (this.warmingClusters.get(config.name) !== cluster) return false;
+    this.warmingClusters.delete(config.name);
     const previous = this.clusters.get(config.name);
     this.clusters.set(config.name, cluster);
+    this.notifyIfWarm();
     if (previous) await previous.close();
+    return true;
+  }
+
+  /** An EDS update for the cluster `name`: the serving version and a warming one both take it. */
+  assign(name: string, assignment: EndpointAssignment): void {
+    this.clusters.get(name)?.assign(assignment);
+    this.warmingClusters.get(name)?.assign(assignment);
   }
 
   async remove(name: string): Promise<void> {
+    const warming = this.warmingClusters.get(name);
+    this.warmingClusters.delete(name);
     const cluster = this.clusters.get(name);
-    if (!cluster) return;
     this.clusters.delete(name);
-    await cluster.close();
+    this.notifyIfWarm();
+    await Promise.all([warming?.close(), cluster?.close()]);
+    // Only now: a cluster replaced by a newer version of the same name keeps its series.
+    this.stats.forgetCluster(name);
+  }
+
+  /** Resolves when no cluster is warming (the proxy's initialization waits for this). */
+  whenWarm(): Promise<void> {
+    if (this.warmingClusters.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.warmWaiters.push(resolve));
+  }
+
+  private notifyIfWarm(): void {
+    if (this.warmingClusters.size > 0) return;
+    const waiters = this.warmWaiters;
+    this.warmWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Refreshes the live cluster gauges at scrape time. */
@@ -55,7 +94,8 @@ export class ClusterManager {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all([...this.clusters.values()].map((c) => c.close()));
+    await Promise.all([...this.clusters.values(), ...this.warmingClusters.values()].map((c) => c.close()));
     this.clusters.clear();
+    this.warmingClusters.clear();
   }
 }

@@ -1,10 +1,10 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { createLoadBalancer, type LoadBalancer } from '../balancer/load-balancer';
+import { createLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from '../balancer/load-balancer';
 import type { PickContext } from '../balancer/host';
 import { ClusterStats, type ProxyStats } from '../metrics/proxy-stats';
-import type { ClusterConfig, EndpointConfig } from './cluster-config';
+import type { ClusterConfig, EndpointAssignment, EndpointConfig } from './cluster-config';
 import { UpstreamHost } from './upstream-host';
 
 /**
@@ -15,7 +15,12 @@ import { UpstreamHost } from './upstream-host';
 export class Cluster {
   private hostList: readonly UpstreamHost[] = [];
   private lb: LoadBalancer;
+  /** The config's options, with the overprovisioning factor of the last EDS assignment. */
+  private lbOptions: LoadBalancerOptions;
   private dnsTimer: NodeJS.Timeout | undefined;
+  /** An EDS cluster warming: resolves initialize() when its first assignment arrives. */
+  private firstAssignment: (() => void) | undefined;
+  private closed = false;
   readonly stats: ClusterStats;
 
   constructor(
@@ -24,7 +29,8 @@ export class Cluster {
     private readonly log: Logger,
   ) {
     this.stats = new ClusterStats(proxyStats, config.name);
-    this.lb = createLoadBalancer(config.lbPolicy, this.hostList, config.lbOptions);
+    this.lbOptions = config.lbOptions;
+    this.lb = createLoadBalancer(config.lbPolicy, this.hostList, this.lbOptions);
   }
 
   get name(): string {
@@ -35,19 +41,37 @@ export class Cluster {
     return this.hostList;
   }
 
-  /** Resolves once the cluster has its first host set (DNS clusters: after the first resolution, successful or not). */
-  async initialize(): Promise<void> {
+  /**
+   * Resolves once the cluster has its first host set: DNS clusters after the first resolution
+   * (successful or not), EDS clusters when their first assignment is given here or to assign().
+   */
+  async initialize(assignment?: EndpointAssignment): Promise<void> {
     if (this.config.type === 'STATIC') {
       this.setEndpoints(this.config.endpoints);
       return;
     }
+    if (this.config.type === 'EDS') {
+      if (assignment !== undefined) return this.assign(assignment);
+      return new Promise((resolve) => (this.firstAssignment = resolve));
+    }
     await this.resolve();
+    // Superseded or removed while resolving: no refresh timer for a closed cluster.
+    if (this.closed) return;
     this.dnsTimer = setInterval(() => void this.resolve(), this.config.dnsRefreshRateMs);
     this.dnsTimer.unref();
   }
 
   pick(ctx?: PickContext): UpstreamHost | undefined {
     return this.lb.pick(ctx) as UpstreamHost | undefined;
+  }
+
+  /** An EDS update: the endpoints and the assignment's overprovisioning factor. */
+  assign(assignment: EndpointAssignment): void {
+    const factor = assignment.overprovisioningFactor ?? this.config.lbOptions.overprovisioningFactor;
+    if (factor !== this.lbOptions.overprovisioningFactor) this.lbOptions = { ...this.config.lbOptions, overprovisioningFactor: factor };
+    this.setEndpoints(assignment.endpoints);
+    this.firstAssignment?.();
+    this.firstAssignment = undefined;
   }
 
   /** Replaces the endpoint set, keeping the host (and its warm connections) of every unchanged endpoint. */
@@ -65,20 +89,23 @@ export class Cluster {
       }
     }
     this.hostList = next;
-    this.lb = createLoadBalancer(this.config.lbPolicy, next, this.config.lbOptions);
+    this.lb = createLoadBalancer(this.config.lbPolicy, next, this.lbOptions);
     // Removed hosts finish their in-flight requests, then close.
     for (const gone of previous.values()) void gone.close();
   }
 
   /** Rebuilds the picker after hosts changed health (health checks and outlier detection call this). */
   healthChanged(): void {
-    this.lb = createLoadBalancer(this.config.lbPolicy, this.hostList, this.config.lbOptions);
+    this.lb = createLoadBalancer(this.config.lbPolicy, this.hostList, this.lbOptions);
   }
 
+  /** Closes the hosts once their in-flight requests finish. Stats stay: a replacing cluster of the same name shares them. */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.dnsTimer) clearInterval(this.dnsTimer);
+    // A cluster removed while warming stops waiting for endpoints.
+    this.firstAssignment?.();
     await Promise.all(this.hostList.map((h) => h.close()));
-    this.stats.forget();
   }
 
   private async resolve(): Promise<void> {

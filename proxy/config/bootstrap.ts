@@ -3,18 +3,31 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../../xds/config-error';
 import { decodeJson } from '../../xds/proto-json';
 import type { ClusterConfig } from '../cluster/cluster-config';
-import type { ListenerConfig } from '../listener/listener-config';
 import { parseCluster } from './cluster-parser';
-import { parseListener } from './listener-parser';
+import { adsClusterName, parseDynamicResources, type AdsConfig } from './config-source';
+import { parseListener, type ParsedListener } from './listener-parser';
 import { onlyFields } from './field-support';
 import { parseSocketAddress } from './socket-address';
+
+/** `node`: who this proxy is, as the control plane sees it. */
+export interface NodeConfig {
+  readonly id: string;
+  readonly cluster: string;
+  readonly locality: { readonly region?: string; readonly zone?: string; readonly sub_zone?: string } | undefined;
+  /** `metadata` (a Struct) as JSON. */
+  readonly metadata: Readonly<Record<string, unknown>> | undefined;
+}
 
 /** The bootstrap as meshlet runs it: parsed once, immutable. */
 export interface BootstrapConfig {
   readonly admin: { readonly address: string; readonly port: number } | undefined;
-  readonly node: { readonly id: string; readonly cluster: string };
-  readonly listeners: readonly ListenerConfig[];
+  readonly node: NodeConfig;
+  /** Static listeners; those with `rds` wait for their routes from ADS. */
+  readonly listeners: readonly ParsedListener[];
+  /** Static clusters; those of type EDS wait for their endpoints from ADS. */
   readonly clusters: readonly ClusterConfig[];
+  /** `dynamic_resources`: the ADS stream and what comes over it. */
+  readonly ads: AdsConfig | undefined;
   /** The decoded Envoy Bootstrap, for /config_dump. */
   readonly source: unknown;
 }
@@ -41,8 +54,9 @@ export function loadBootstrapFile(file: string): BootstrapConfig {
 export function parseBootstrap(document: unknown): BootstrapConfig {
   const bootstrap = decodeJson('envoy.config.bootstrap.v3.Bootstrap', document ?? {});
   const issues: ConfigIssue[] = [];
-  onlyFields(bootstrap, '', ['node', 'static_resources', 'admin'], issues);
+  onlyFields(bootstrap, '', ['node', 'static_resources', 'dynamic_resources', 'admin'], issues);
   onlyFields(bootstrap.static_resources, 'static_resources', ['listeners', 'clusters'], issues);
+  onlyFields(bootstrap.node, 'node', ['id', 'cluster', 'locality', 'metadata'], issues);
 
   let admin: BootstrapConfig['admin'];
   if (bootstrap.admin !== undefined) {
@@ -50,32 +64,37 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
     admin = parseSocketAddress(bootstrap.admin.address, 'admin.address', issues);
   }
 
-  const clusters: ClusterConfig[] = [];
-  const clusterNames = new Set<string>();
+  const hasAds = bootstrap.dynamic_resources?.ads_config !== undefined;
+  const adsCluster = adsClusterName(bootstrap.dynamic_resources);
+  const clusters = new Map<string, ClusterConfig>();
   (bootstrap.static_resources?.clusters ?? []).forEach((raw: any, i: number) => {
     const path = `static_resources.clusters[${i}]`;
-    if (clusterNames.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate cluster name "${raw.name}"` });
-    clusterNames.add(raw.name);
-    const cluster = parseCluster(raw, path, issues);
-    if (cluster) clusters.push(cluster);
+    if (clusters.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate cluster name "${raw.name}"` });
+    const cluster = parseCluster(raw, path, issues, { ads: hasAds, grpc: raw.name === adsCluster });
+    if (cluster) clusters.set(cluster.name, cluster);
   });
+  const ads = parseDynamicResources(bootstrap.dynamic_resources, 'dynamic_resources', issues, clusters);
 
-  const listeners: ListenerConfig[] = [];
+  const listeners: ParsedListener[] = [];
   const listenerNames = new Set<string>();
+  // With CDS, routes may name clusters that only the control plane knows: they are checked when they arrive over RDS.
+  const context = { clusterNames: ads?.cds ? undefined : new Set(clusters.keys()), ads: hasAds };
   (bootstrap.static_resources?.listeners ?? []).forEach((raw: any, i: number) => {
     const path = `static_resources.listeners[${i}]`;
     if (raw.name !== undefined && listenerNames.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate listener name "${raw.name}"` });
     listenerNames.add(raw.name);
-    const listener = parseListener(raw, path, issues, clusterNames);
+    const listener = parseListener(raw, path, issues, context);
     if (listener) listeners.push(listener);
   });
 
   if (issues.length > 0) throw new ConfigError(issues);
+  const node = bootstrap.node ?? {};
   return {
     admin,
-    node: { id: bootstrap.node?.id ?? '', cluster: bootstrap.node?.cluster ?? '' },
+    node: { id: node.id ?? '', cluster: node.cluster ?? '', locality: node.locality, metadata: node.metadata },
     listeners,
-    clusters,
+    clusters: [...clusters.values()],
+    ads,
     source: bootstrap,
   };
 }

@@ -1,28 +1,37 @@
 import type { ConfigIssue } from '../../xds/config-error';
 import type { LoadBalancerOptions } from '../balancer/load-balancer';
-import type { ClusterConfig, DiscoveryType, EndpointConfig } from '../cluster/cluster-config';
+import type { ClusterConfig, DiscoveryType, EndpointAssignment, EndpointConfig } from '../cluster/cluster-config';
+import { checkAdsConfigSource } from './config-source';
 import { onlyFields } from './field-support';
 import { parseSocketAddress } from './socket-address';
 
-const DISCOVERY_TYPES: readonly DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'];
+const DISCOVERY_TYPES: readonly DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS'];
 const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH'];
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 /** Health states that take an endpoint out of rotation (Envoy's `HealthStatus`). */
 const EXCLUDED_HEALTH = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
 
+export interface ClusterParseOptions {
+  /** Whether the bootstrap has an ADS stream, which EDS clusters need. */
+  readonly ads: boolean;
+  /** The ADS cluster speaks gRPC: it may say `http2_protocol_options` (grpc-js does HTTP/2 anyway). */
+  readonly grpc?: boolean;
+}
+
 /** Envoy `Cluster` (normalized decoder output) → meshlet's immutable ClusterConfig; problems go to `issues`. */
-export function parseCluster(cluster: any, path: string, issues: ConfigIssue[]): ClusterConfig | undefined {
+export function parseCluster(cluster: any, path: string, issues: ConfigIssue[], options: ClusterParseOptions): ClusterConfig | undefined {
   onlyFields(cluster, path, [
     'name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_refresh_rate', 'dns_lookup_family',
-    'common_lb_config', 'ring_hash_lb_config', 'least_request_lb_config', 'typed_extension_protocol_options',
+    'common_lb_config', 'ring_hash_lb_config', 'least_request_lb_config', 'typed_extension_protocol_options', 'eds_cluster_config',
   ], issues);
   const type: DiscoveryType = cluster.type ?? 'STATIC';
   if (!DISCOVERY_TYPES.includes(type)) issues.push({ path: `${path}.type`, message: `${type} clusters are not supported (supported: ${DISCOVERY_TYPES.join(', ')})` });
   const lbPolicy: string = cluster.lb_policy ?? 'ROUND_ROBIN';
   if (!LB_POLICIES.includes(lbPolicy)) issues.push({ path: `${path}.lb_policy`, message: `${lbPolicy} is not supported (supported: ${LB_POLICIES.join(', ')})` });
 
-  const endpoints = parseLoadAssignment(cluster.load_assignment, `${path}.load_assignment`, issues, type !== 'STATIC');
-  const protocol = parseProtocolOptions(cluster.typed_extension_protocol_options, `${path}.typed_extension_protocol_options`, issues);
+  const edsServiceName = parseEdsClusterConfig(cluster, type, path, issues, options.ads);
+  const assignment = parseLoadAssignment(cluster.load_assignment, `${path}.load_assignment`, issues, type !== 'STATIC');
+  const protocol = parseProtocolOptions(cluster.typed_extension_protocol_options, `${path}.typed_extension_protocol_options`, issues, options.grpc === true);
 
   return {
     name: cluster.name,
@@ -30,7 +39,8 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[]):
     connectTimeoutMs: cluster.connect_timeout ?? 5000,
     lbPolicy,
     lbOptions: parseLbOptions(cluster, path, issues),
-    endpoints,
+    endpoints: assignment.endpoints,
+    edsServiceName,
     dnsRefreshRateMs: cluster.dns_refresh_rate ?? 5000,
     dnsFamily: cluster.dns_lookup_family === 'V4_ONLY' ? 4 : cluster.dns_lookup_family === 'V6_ONLY' ? 6 : 0,
     idleTimeoutMs: protocol.idleTimeoutMs,
@@ -40,9 +50,34 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[]):
   };
 }
 
-function parseLoadAssignment(assignment: any, path: string, issues: ConfigIssue[], allowHostname: boolean): EndpointConfig[] {
+/** `eds_cluster_config` of an EDS cluster → the assignment name it subscribes to. */
+function parseEdsClusterConfig(cluster: any, type: DiscoveryType, path: string, issues: ConfigIssue[], ads: boolean): string | undefined {
+  const eds = cluster.eds_cluster_config;
+  const at = `${path}.eds_cluster_config`;
+  if (type !== 'EDS') {
+    if (eds !== undefined) issues.push({ path: at, message: 'only for clusters of type EDS' });
+    return undefined;
+  }
+  if (!ads) {
+    issues.push({ path: `${path}.type`, message: 'EDS clusters take their endpoints over ADS: the bootstrap needs dynamic_resources.ads_config' });
+    return undefined;
+  }
+  if (cluster.load_assignment !== undefined) {
+    issues.push({ path: `${path}.load_assignment`, message: 'an EDS cluster takes its endpoints from EDS, not load_assignment' });
+  }
+  if (eds === undefined) {
+    issues.push({ path: at, message: 'required for an EDS cluster: {eds_config: {ads: {}}}' });
+    return undefined;
+  }
+  onlyFields(eds, at, ['eds_config', 'service_name'], issues);
+  checkAdsConfigSource(eds.eds_config, `${at}.eds_config`, issues, true);
+  return eds.service_name || cluster.name;
+}
+
+/** A ClusterLoadAssignment (a cluster's `load_assignment` or an EDS resource). DNS clusters may name hosts. */
+export function parseLoadAssignment(assignment: any, path: string, issues: ConfigIssue[], allowHostname: boolean): EndpointAssignment {
   const endpoints: EndpointConfig[] = [];
-  if (assignment === undefined) return endpoints;
+  if (assignment === undefined) return { endpoints, overprovisioningFactor: undefined };
   onlyFields(assignment, path, ['cluster_name', 'endpoints', 'policy'], issues);
   onlyFields(assignment.policy, `${path}.policy`, ['overprovisioning_factor'], issues);
   (assignment.endpoints ?? []).forEach((group: any, g: number) => {
@@ -67,7 +102,7 @@ function parseLoadAssignment(assignment: any, path: string, issues: ConfigIssue[
       });
     });
   });
-  return endpoints;
+  return { endpoints, overprovisioningFactor: assignment.policy?.overprovisioning_factor };
 }
 
 function parseLbOptions(cluster: any, path: string, issues: ConfigIssue[]): LoadBalancerOptions {
@@ -92,7 +127,12 @@ function parseLbOptions(cluster: any, path: string, issues: ConfigIssue[]): Load
 }
 
 /** `typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]`: upstream keep-alive. */
-function parseProtocolOptions(options: any, path: string, issues: ConfigIssue[]): { idleTimeoutMs: number; maxRequestsPerConnection: number } {
+function parseProtocolOptions(
+  options: any,
+  path: string,
+  issues: ConfigIssue[],
+  grpc: boolean,
+): { idleTimeoutMs: number; maxRequestsPerConnection: number } {
   // Shorter than common app servers' keep-alive (node: 5 s), so the proxy, not the app, closes idle connections.
   const defaults = { idleTimeoutMs: 4000, maxRequestsPerConnection: 0 };
   if (options === undefined) return defaults;
@@ -103,7 +143,7 @@ function parseProtocolOptions(options: any, path: string, issues: ConfigIssue[])
   if (http === undefined) return defaults;
   const at = `${path}["${HTTP_PROTOCOL_OPTIONS}"]`;
   onlyFields(http, at, ['common_http_protocol_options', 'explicit_http_config'], issues);
-  onlyFields(http.explicit_http_config, `${at}.explicit_http_config`, ['http_protocol_options'], issues);
+  onlyFields(http.explicit_http_config, `${at}.explicit_http_config`, grpc ? ['http_protocol_options', 'http2_protocol_options'] : ['http_protocol_options'], issues);
   const common = http.common_http_protocol_options;
   onlyFields(common, `${at}.common_http_protocol_options`, ['idle_timeout', 'max_requests_per_connection'], issues);
   return {

@@ -1,7 +1,8 @@
 import type { ConfigIssue } from '../../xds/config-error';
 import { ConfigError } from '../../xds/config-error';
 import type { AccessLogConfig, HttpConnectionManagerConfig, ListenerConfig } from '../listener/listener-config';
-import { compileRouteConfiguration } from '../router/route-table';
+import { compileRouteConfiguration, type RouteTable, type RouteTableOptions } from '../router/route-table';
+import { checkAdsConfigSource } from './config-source';
 import { onlyFields } from './field-support';
 import { parseSocketAddress } from './socket-address';
 
@@ -14,8 +15,38 @@ const ACCESS_LOG_TYPES: Record<string, AccessLogConfig['sink']> = {
   'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog': 'file',
 };
 
-/** Envoy `Listener` (normalized decoder output) with one HTTP connection manager → ListenerConfig. */
-export function parseListener(listener: any, path: string, issues: ConfigIssue[], clusterNames: ReadonlySet<string>): ListenerConfig | undefined {
+/** How a listener's connection manager compiles a route configuration (its host-port stripping). */
+export type RouteCompileOptions = Omit<RouteTableOptions, 'basePath'>;
+
+/**
+ * A listener as parsed once from config: complete with its inline route table, or waiting for
+ * the RouteConfiguration that RDS delivers (Envoy's warming listener). Immutable.
+ */
+export interface ParsedListener {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly hcm: Omit<HttpConnectionManagerConfig, 'routeTable'>;
+  readonly routes: { readonly kind: 'inline'; readonly table: RouteTable } | { readonly kind: 'rds'; readonly name: string };
+  readonly routeOptions: RouteCompileOptions;
+  /** The decoded Envoy Listener, for /config_dump. */
+  readonly source: unknown;
+}
+
+export interface ListenerParseContext {
+  /** Clusters a route may name; undefined when they come from CDS later and cannot be checked yet. */
+  readonly clusterNames: ReadonlySet<string> | undefined;
+  /** Whether the bootstrap has an ADS stream, which RDS needs. */
+  readonly ads: boolean;
+}
+
+/** The complete listener once its routes are known. */
+export function listenerConfig(listener: ParsedListener, routeTable: RouteTable): ListenerConfig {
+  return { name: listener.name, address: listener.address, port: listener.port, hcm: { ...listener.hcm, routeTable }, source: listener.source };
+}
+
+/** Envoy `Listener` (normalized decoder output) with one HTTP connection manager → ParsedListener. */
+export function parseListener(listener: any, path: string, issues: ConfigIssue[], context: ListenerParseContext): ParsedListener | undefined {
   onlyFields(listener, path, ['name', 'address', 'filter_chains'], issues);
   const address = parseSocketAddress(listener.address, `${path}.address`, issues);
   const chains: any[] = listener.filter_chains ?? [];
@@ -30,20 +61,74 @@ export function parseListener(listener: any, path: string, issues: ConfigIssue[]
     issues.push({ path: `${chainPath}.filters`, message: `exactly one filter, ${HCM_FILTER} with typed_config ${HCM_TYPE}, is supported` });
     return undefined;
   }
-  const hcm = parseHttpConnectionManager(filters[0].typed_config, `${chainPath}.filters[0].typed_config`, issues, clusterNames, address?.port ?? 0);
-  if (address === undefined || hcm === undefined) return undefined;
-  return { name: listener.name || `${address.address}:${address.port}`, address: address.address, port: address.port, hcm, source: listener };
+  const hcmPath = `${chainPath}.filters[0].typed_config`;
+  const raw = filters[0].typed_config;
+  const routeOptions: RouteCompileOptions = {
+    stripAnyHostPort: raw.strip_any_host_port === true,
+    stripMatchingHostPort: raw.strip_matching_host_port === true ? (address?.port ?? 0) : undefined,
+  };
+  const hcm = parseHttpConnectionManager(raw, hcmPath, issues);
+  const routes = parseRouteSpecifier(raw, hcmPath, issues, context, routeOptions);
+  if (address === undefined || hcm === undefined || routes === undefined) return undefined;
+  return {
+    name: listener.name || `${address.address}:${address.port}`,
+    address: address.address,
+    port: address.port,
+    hcm,
+    routes,
+    routeOptions,
+    source: listener,
+  };
 }
 
-function parseHttpConnectionManager(
+/** The HCM's `route_config` (inline) or `rds` (by name, over ADS). */
+function parseRouteSpecifier(
   hcm: any,
   path: string,
   issues: ConfigIssue[],
-  clusterNames: ReadonlySet<string>,
-  listenerPort: number,
-): HttpConnectionManagerConfig | undefined {
+  context: ListenerParseContext,
+  options: RouteCompileOptions,
+): ParsedListener['routes'] | undefined {
+  if (hcm.rds !== undefined) {
+    onlyFields(hcm.rds, `${path}.rds`, ['config_source', 'route_config_name'], issues);
+    checkAdsConfigSource(hcm.rds.config_source, `${path}.rds.config_source`, issues, context.ads);
+    return { kind: 'rds', name: hcm.rds.route_config_name };
+  }
+  if (hcm.route_config === undefined) {
+    issues.push({ path: `${path}.route_config`, message: 'required: an inline route_config, or rds over ADS' });
+    return undefined;
+  }
+  // Envoy checks the clusters of a route table given inline unless told not to (validate_clusters).
+  const table = compileRoutes(hcm.route_config, `${path}.route_config`, issues, options, context.clusterNames, true);
+  return table && { kind: 'inline', table };
+}
+
+/**
+ * Compiles a RouteConfiguration for a listener. With `validate_clusters` (whose default differs:
+ * true inline, false over RDS, as in Envoy) every cluster a route names must exist.
+ */
+export function compileRoutes(
+  routeConfig: any,
+  path: string,
+  issues: ConfigIssue[],
+  options: RouteCompileOptions,
+  clusterNames: ReadonlySet<string> | undefined,
+  validateClustersByDefault: boolean,
+): RouteTable | undefined {
+  const { validate_clusters: validate = validateClustersByDefault, ...routes } = routeConfig;
+  if (validate && clusterNames !== undefined) checkClusterReferences(routes, path, clusterNames, issues);
+  try {
+    return compileRouteConfiguration(routes, { ...options, basePath: path });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    issues.push(...err.issues);
+    return undefined;
+  }
+}
+
+function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[]): ParsedListener['hcm'] | undefined {
   onlyFields(hcm, path, [
-    'stat_prefix', 'codec_type', 'route_config', 'http_filters', 'access_log', 'use_remote_address', 'xff_num_trusted_hops',
+    'stat_prefix', 'codec_type', 'route_config', 'rds', 'http_filters', 'access_log', 'use_remote_address', 'xff_num_trusted_hops',
     'generate_request_id', 'server_name', 'via', 'strip_any_host_port', 'strip_matching_host_port',
     'common_http_protocol_options', 'request_timeout', 'request_headers_timeout', 'max_request_headers_kb',
   ], issues);
@@ -53,27 +138,8 @@ function parseHttpConnectionManager(
   onlyFields(hcm.common_http_protocol_options, `${path}.common_http_protocol_options`, ['idle_timeout'], issues);
   parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
   const accessLogs = parseAccessLogs(hcm.access_log ?? [], `${path}.access_log`, issues);
-
-  if (hcm.route_config === undefined) {
-    issues.push({ path: `${path}.route_config`, message: 'an inline route_config is required (RDS comes with xDS)' });
-    return undefined;
-  }
-  checkClusterReferences(hcm.route_config, `${path}.route_config`, clusterNames, issues);
-  let routeTable;
-  try {
-    routeTable = compileRouteConfiguration(hcm.route_config, {
-      basePath: `${path}.route_config`,
-      stripAnyHostPort: hcm.strip_any_host_port === true,
-      stripMatchingHostPort: hcm.strip_matching_host_port === true ? listenerPort : undefined,
-    });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    issues.push(...err.issues);
-    return undefined;
-  }
   return {
     statPrefix: hcm.stat_prefix ?? '',
-    routeTable,
     useRemoteAddress: hcm.use_remote_address === true,
     xffNumTrustedHops: hcm.xff_num_trusted_hops ?? 0,
     generateRequestId: hcm.generate_request_id ?? true,
@@ -116,7 +182,7 @@ function parseAccessLogs(logs: any[], path: string, issues: ConfigIssue[]): Acce
   return out;
 }
 
-/** Envoy rejects a static route table naming an unknown cluster (validate_clusters); so do we, with the path. */
+/** A route table naming an unknown cluster is rejected (Envoy's validate_clusters), with the path. */
 function checkClusterReferences(routeConfig: any, path: string, clusterNames: ReadonlySet<string>, issues: ConfigIssue[]): void {
   (routeConfig.virtual_hosts ?? []).forEach((vhost: any, v: number) => {
     (vhost.routes ?? []).forEach((route: any, r: number) => {

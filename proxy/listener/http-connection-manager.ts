@@ -75,10 +75,13 @@ export class HttpConnectionManager {
     const cluster = this.clusters.get(choice.name);
     if (cluster === undefined) return this.localReply(info, 503, ResponseFlag.NoClusterFound, `cluster "${choice.name}" not found\n`);
 
-    const context = new RequestContext(request, req, info.startMs);
+    this.addForwardingHeaders(info, req, headers);
+    const context = route.usesContext ? new RequestContext(request, req, info.startMs) : undefined;
     let pick: PickContext | undefined;
-    if (route.hashPolicy) {
-      const key = route.hashKey(request, context);
+    if (context !== undefined) {
+      // Envoy hashes the request as the mutations left it.
+      route.applyRequestHeaderMutations(headers, context, choice);
+      const key = route.hashPolicy === undefined ? undefined : route.hashKey(request, context);
       if (key !== undefined) pick = { hash: hash32(key) };
     }
     const host = cluster.pick(pick);
@@ -87,11 +90,10 @@ export class HttpConnectionManager {
       return this.localReply(info, 503, ResponseFlag.NoHealthyUpstream, 'no healthy upstream\n');
     }
     info.upstreamHost = host;
-    context.upstreamRemoteAddress = host.endpoint.address;
-    context.upstreamRemotePort = host.endpoint.port;
-
-    this.addForwardingHeaders(info, req, headers);
-    route.applyRequestHeaderMutations(headers, context, choice);
+    if (context !== undefined) {
+      context.upstreamRemoteAddress = host.endpoint.address;
+      context.upstreamRemotePort = host.endpoint.port;
+    }
     if (route.hostRewriteLiteral !== undefined) setHeader(headers, 'host', route.hostRewriteLiteral);
     else if (route.autoHostRewrite) setHeader(headers, 'host', host.key);
 

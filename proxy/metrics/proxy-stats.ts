@@ -52,11 +52,6 @@ export class ClusterStats {
     }
     classCell.value++;
   }
-
-  /** Removes this cluster's series (the cluster was removed from config). */
-  forget(): void {
-    this.stats.forgetCluster(this.clusterName);
-  }
 }
 
 /** Per-listener (HTTP connection manager) counters. */
@@ -180,13 +175,28 @@ export class ProxyStats {
   readonly clusterMembershipTotal: GaugeFamily;
   readonly clusterMembershipHealthy: GaugeFamily;
 
+  // xDS: whether config reaches this proxy, and which.
+  readonly cdsUpdateSuccess = new CounterFamily('envoy_cluster_manager_cds_update_success', 'CDS responses accepted', []);
+  readonly cdsUpdateRejected = new CounterFamily('envoy_cluster_manager_cds_update_rejected', 'CDS responses rejected (NACKed)', []);
+  readonly ldsUpdateSuccess = new CounterFamily('envoy_listener_manager_lds_update_success', 'LDS responses accepted', []);
+  readonly ldsUpdateRejected = new CounterFamily('envoy_listener_manager_lds_update_rejected', 'LDS responses rejected (NACKed)', []);
+  readonly rdsUpdateSuccess = new CounterFamily('envoy_http_rds_update_success', 'RouteConfiguration updates accepted', ['envoy_rds_route_config']);
+  readonly rdsUpdateRejected = new CounterFamily('envoy_http_rds_update_rejected', 'RouteConfiguration updates rejected (NACKed)', ['envoy_rds_route_config']);
+  readonly edsUpdateSuccess = new CounterFamily('envoy_cluster_update_success', 'ClusterLoadAssignment (EDS) updates accepted', ['envoy_cluster_name']);
+  readonly edsUpdateRejected = new CounterFamily('envoy_cluster_update_rejected', 'ClusterLoadAssignment (EDS) updates rejected (NACKed)', ['envoy_cluster_name']);
+  readonly controlPlaneConnected: GaugeFamily;
+  readonly xdsLastAckVersion: GaugeFamily;
+  readonly xdsConfigAge: GaugeFamily;
+
   constructor(gauges: {
     /** Called at scrape time to refresh live gauges from their owners. */
     refreshDownstream: (stats: ProxyStats) => void;
     refreshClusters: (stats: ProxyStats) => void;
+    refreshXds: (stats: ProxyStats) => void;
   }) {
     const refreshDownstream = () => gauges.refreshDownstream(this);
     const refreshClusters = () => gauges.refreshClusters(this);
+    const refreshXds = () => gauges.refreshXds(this);
     this.downstreamCxActive = new GaugeFamily('envoy_http_downstream_cx_active', 'Open downstream connections', ['envoy_http_conn_manager_prefix'], refreshDownstream);
     this.downstreamRqActive = new GaugeFamily('envoy_http_downstream_rq_active', 'Downstream requests in flight', ['envoy_http_conn_manager_prefix'], refreshDownstream);
     this.clusterCxActive = new GaugeFamily('envoy_cluster_upstream_cx_active', 'Open upstream connections', ['envoy_cluster_name'], refreshClusters);
@@ -194,6 +204,17 @@ export class ProxyStats {
     // Every worker sees the same membership: across workers it is the max, not the sum.
     this.clusterMembershipTotal = new GaugeFamily('envoy_cluster_membership_total', 'Hosts in the cluster', ['envoy_cluster_name'], refreshClusters, 'max');
     this.clusterMembershipHealthy = new GaugeFamily('envoy_cluster_membership_healthy', 'Healthy hosts in the cluster', ['envoy_cluster_name'], refreshClusters, 'max');
+    // With --workers each worker has its own stream: summed, this is the number of connected workers.
+    this.controlPlaneConnected = new GaugeFamily('envoy_control_plane_connected_state', 'Whether the ADS stream to the control plane is up (1) or not (0)', [], refreshXds);
+    this.xdsLastAckVersion = new GaugeFamily(
+      'meshlet_xds_last_ack_version',
+      'The version of the last accepted (ACKed) response per resource type (info metric: value 1)',
+      ['type_url', 'version'],
+      refreshXds,
+      'max',
+    );
+    // Across workers, the stalest one.
+    this.xdsConfigAge = new GaugeFamily('meshlet_xds_config_age_seconds', 'Seconds since the last accepted response per resource type', ['type_url'], refreshXds, 'max');
     for (const family of this.families()) this.registry.registerMetric(family as never);
   }
 
@@ -219,6 +240,17 @@ export class ProxyStats {
       this.clusterRqActive,
       this.clusterMembershipTotal,
       this.clusterMembershipHealthy,
+      this.cdsUpdateSuccess,
+      this.cdsUpdateRejected,
+      this.ldsUpdateSuccess,
+      this.ldsUpdateRejected,
+      this.rdsUpdateSuccess,
+      this.rdsUpdateRejected,
+      this.edsUpdateSuccess,
+      this.edsUpdateRejected,
+      this.controlPlaneConnected,
+      this.xdsLastAckVersion,
+      this.xdsConfigAge,
     ];
   }
 

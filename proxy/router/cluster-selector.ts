@@ -21,6 +21,11 @@ export class ClusterSelector {
     private readonly ends: readonly number[],
   ) {}
 
+  /** Some choice carries header mutations of its own. */
+  get mutatesHeaders(): boolean {
+    return this.choices.some((c) => c.requestHeaders !== undefined || c.responseHeaders !== undefined);
+  }
+
   /** `random` is uniform in [0, 1); passing it in keeps selection deterministic under test. */
   select(random: number): ClusterChoice {
     const choices = this.choices;

@@ -53,6 +53,11 @@ export class MatchedRoute {
   /** The raw RetryPolicy (the route's, else the virtual host's), for the retry logic to compile. */
   readonly retryPolicy: RetryPolicy | undefined;
   readonly hashPolicy: HashPolicy | undefined;
+  /**
+   * Whether header mutations or hashing read a HeaderContext; when false the caller
+   * need not build one, nor call the mutation methods (the common route costs nothing).
+   */
+  readonly usesContext: boolean;
   private readonly clusters: ClusterSelector | undefined;
   private readonly pathRewrite: PathRewrite | undefined;
   /** Levels in application order (the weighted cluster's, when there is one, goes first). */
@@ -74,6 +79,11 @@ export class MatchedRoute {
     this.hashPolicy = parts.hashPolicy;
     this.requestMutations = parts.requestMutations;
     this.responseMutations = parts.responseMutations;
+    this.usesContext =
+      this.requestMutations.length > 0 ||
+      this.responseMutations.length > 0 ||
+      this.hashPolicy !== undefined ||
+      this.clusters?.mutatesHeaders === true;
   }
 
   /** `random` uniform in [0, 1). Only for kind 'cluster'. */

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Cluster } from '../cluster/cluster';
 import type { UpstreamHost } from '../cluster/upstream-host';
@@ -31,14 +31,17 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     private readonly cluster: Cluster,
     private readonly host: UpstreamHost,
     private readonly choice: ClusterChoice,
-    private readonly context: HeaderContext,
+    /** Present when the route's header mutations need it (MatchedRoute.usesContext). */
+    private readonly context: HeaderContext | undefined,
   ) {}
 
   send(method: string, path: string, headers: string[], body: IncomingMessage | null): void {
     const info = this.info;
     this.host.activeRequests++;
     this.cluster.stats.rqTotal.value++;
-    info.res.once('close', () => this.downstreamClosed());
+    // A module-level listener finds this request through the response: no closure per request.
+    (info.res as ResponseWithUpstream)[kUpstreamRequest] = this;
+    info.res.on('close', onDownstreamClose);
     const timeoutMs = info.route!.timeoutMs;
     if (timeoutMs > 0) {
       // Envoy's route timeout starts once the downstream request is complete.
@@ -59,7 +62,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     const hcm = this.hcm;
     const headers: string[] = [];
     copyEndToEnd(rawHeaders, headers);
-    info.route!.applyResponseHeaderMutations(headers, this.context, this.choice);
+    if (this.context !== undefined) info.route!.applyResponseHeaderMutations(headers, this.context, this.choice);
     // Our server header replaces the upstream's, as Envoy's default OVERWRITE transformation does.
     setHeader(headers, 'server', hcm.config.serverName);
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - this.attemptStartMs)));
@@ -107,7 +110,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     this.hcm.localReply(this.info, 504, ResponseFlag.UpstreamRequestTimeout, 'upstream request timeout\n');
   }
 
-  private downstreamClosed(): void {
+  downstreamClosed(): void {
     if (this.done) return;
     // The client went away mid-request: stop the upstream work it was waiting for.
     this.settle();
@@ -124,6 +127,13 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     this.host.activeRequests--;
     if (this.timer !== undefined) clearTimeout(this.timer);
   }
+}
+
+const kUpstreamRequest = Symbol('meshlet.upstreamRequest');
+type ResponseWithUpstream = ServerResponse & { [kUpstreamRequest]?: UpstreamRequest };
+
+function onDownstreamClose(this: ResponseWithUpstream): void {
+  this[kUpstreamRequest]!.downstreamClosed();
 }
 
 function onRouteTimeout(request: UpstreamRequest): void {

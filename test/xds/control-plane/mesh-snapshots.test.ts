@@ -1,0 +1,169 @@
+import t from 'tap';
+import { ConfigError } from '../../../xds/config-error';
+import { decodeAny } from '../../../xds/proto-json';
+import { buildMeshSnapshots } from '../../../xds/control-plane/mesh-snapshots';
+import { parseMesh } from '../../../xds/control-plane/mesh-parser';
+import { roleOf } from '../../../xds/control-plane/node-role';
+import { ResourceEncoder, buildSnapshot, type Snapshot } from '../../../xds/control-plane/snapshot';
+import { validateSnapshot } from '../../../xds/control-plane/snapshot-validator';
+
+const MESH = {
+  sidecar: { outbound_port: 15001 },
+  services: {
+    web: {
+      lb_policy: 'LEAST_REQUEST',
+      connect_timeout: '250ms',
+      endpoints: [
+        { address: '10.0.0.1', port: 8080, weight: 3, version: 'v1', region: 'eu', zone: 'a' },
+        { address: '10.0.0.2', port: 8080, weight: 1, version: 'v1', region: 'eu', zone: 'b' },
+        { address: '10.0.0.3', port: 8080, weight: 2, version: 'v2', region: 'eu', zone: 'a', priority: 5 },
+      ],
+      routes: [
+        { name: 'canary', match: { prefix: '/', headers: { 'x-canary': '1', 'x-user': { regex: 'test-.*' } } }, to: { version: 'v2' } },
+        { match: { prefix: '/' }, to: [{ version: 'v1', weight: 90 }, { version: 'v2', weight: 10 }], timeout: '2s', retries: { attempts: 2 } },
+      ],
+    },
+    api: { port: 9090, endpoints: [{ address: '10.0.1.1', port: 9090 }], sidecar: { inbound_port: 15106, app_port: 8081 } },
+  },
+  gateways: { edge: { port: 8000, routes: [{ match: { prefix: '/web/' }, to: { service: 'web' }, prefix_rewrite: '/' }] } },
+};
+
+function names(snapshot: Snapshot, api: 'CDS' | 'EDS' | 'LDS' | 'RDS', onDemand?: boolean): string[] {
+  return [...snapshot.resources[api].values()].filter((r) => onDemand === undefined || r.onDemand === onDemand).map((r) => r.name);
+}
+
+const snapshots = buildMeshSnapshots(parseMesh(MESH));
+const get = (role: string) => snapshots.get(role)!;
+
+t.test('one snapshot per role: each sidecar, each gateway, and every other client', async (t) => {
+  t.same([...snapshots.keys()], ['sidecar:web', 'sidecar:api', 'gateway:edge', 'client']);
+  const mesh = parseMesh(MESH);
+  t.equal(roleOf(mesh, 'web').key, 'sidecar:web');
+  t.equal(roleOf(mesh, 'edge').key, 'gateway:edge');
+  t.equal(roleOf(mesh, 'grpc-clients').key, 'client');
+});
+
+t.test('every node gets all clusters (one per service, one per version), their endpoints and the outbound routes', async (t) => {
+  for (const snapshot of snapshots.values()) {
+    t.same(names(snapshot, 'CDS').filter((n) => !n.startsWith('inbound|')), ['web', 'web/v1', 'web/v2', 'api'], snapshot.role);
+    t.same(names(snapshot, 'EDS'), ['web', 'web/v1', 'web/v2', 'api'], snapshot.role);
+    t.ok(snapshot.resources.RDS.has('outbound'), snapshot.role);
+    t.same(names(snapshot, 'LDS', true), ['web', 'api'], `${snapshot.role}: on-demand API listeners`);
+  }
+});
+
+t.test('sidecars get an outbound listener, and an inbound one to the local app when app_port is set', async (t) => {
+  t.same(names(get('sidecar:web'), 'LDS', false), ['outbound']);
+  t.same(names(get('sidecar:api'), 'LDS', false), ['outbound', 'inbound']);
+  t.same(names(get('sidecar:api'), 'RDS'), ['outbound', 'inbound']);
+  const inbound = get('sidecar:api').resources.CDS.get('inbound|api')!;
+  t.match(inbound.json, { type: 'STATIC', load_assignment: { endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 8081 } } } }] }] } });
+  t.match(get('sidecar:api').resources.LDS.get('inbound')!.json, { address: { socket_address: { address: '127.0.0.1', port_value: 15106 } } });
+  t.same(names(get('gateway:edge'), 'LDS', false), ['edge']);
+  t.same(names(get('gateway:edge'), 'RDS'), ['outbound', 'edge']);
+  t.same(names(get('client'), 'LDS', false), []);
+});
+
+t.test('listeners take their routes over RDS on the ADS stream', async (t) => {
+  const hcm = (get('sidecar:web').resources.LDS.get('outbound')!.json as any).filter_chains[0].filters[0].typed_config;
+  t.same(hcm.rds, { config_source: { ads: {}, resource_api_version: 'V3' }, route_config_name: 'outbound' });
+  t.same(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.router']);
+  const api = get('client').resources.LDS.get('web')!.json as any;
+  t.same(api.api_listener.api_listener.rds.route_config_name, 'outbound');
+  t.notOk('address' in api, 'an API listener has no socket');
+});
+
+t.test('the outbound routes: one virtual host per service by Host/authority, canary header match, weighted split', async (t) => {
+  const routes = get('client').resources.RDS.get('outbound')!.json as any;
+  t.same(routes.virtual_hosts.map((v: any) => [v.name, v.domains]), [['web', ['web', 'web:80']], ['api', ['api', 'api:9090']]]);
+  const [canary, split] = routes.virtual_hosts[0].routes;
+  t.same(canary, {
+    name: 'canary',
+    match: { prefix: '/', headers: [{ name: 'x-canary', string_match: { exact: '1' } }, { name: 'x-user', string_match: { safe_regex: { regex: 'test-.*' } } }] },
+    route: { cluster: 'web/v2' },
+  });
+  t.same(split.route, {
+    weighted_clusters: { clusters: [{ name: 'web/v1', weight: 90 }, { name: 'web/v2', weight: 10 }] },
+    timeout: '2s',
+    retry_policy: { retry_on: '5xx', num_retries: 2 },
+  });
+  t.same(routes.virtual_hosts[1].routes, [{ match: { prefix: '/' }, route: { cluster: 'api' } }]);
+});
+
+t.test('clusters are EDS over ADS with the service policies; endpoints grouped by locality, priorities without gaps', async (t) => {
+  t.same(get('client').resources.CDS.get('web/v2')!.json, {
+    name: 'web/v2',
+    type: 'EDS',
+    eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
+    connect_timeout: '0.25s',
+    lb_policy: 'LEAST_REQUEST',
+  });
+  const endpoint = (address: string, weight: number) => ({ endpoint: { address: { socket_address: { address, port_value: 8080 } } }, load_balancing_weight: weight });
+  t.same(get('client').resources.EDS.get('web')!.json, {
+    cluster_name: 'web',
+    endpoints: [
+      { locality: { region: 'eu', zone: 'a' }, load_balancing_weight: 3, lb_endpoints: [endpoint('10.0.0.1', 3)] },
+      { locality: { region: 'eu', zone: 'b' }, load_balancing_weight: 1, lb_endpoints: [endpoint('10.0.0.2', 1)] },
+      { locality: { region: 'eu', zone: 'a' }, priority: 1, load_balancing_weight: 2, lb_endpoints: [endpoint('10.0.0.3', 2)] },
+    ],
+  });
+  // The v2 subset only has the priority-5 endpoint: it becomes priority 0 there.
+  t.same((get('client').resources.EDS.get('web/v2')!.json as any).endpoints[0].priority, undefined);
+});
+
+t.test('resources are encoded once: the bytes decode to what was generated', async (t) => {
+  for (const snapshot of snapshots.values()) {
+    for (const set of Object.values(snapshot.resources)) {
+      for (const r of set.values()) t.same(decodeAny(r.any), { '@type': r.any.type_url, ...r.decoded }, `${snapshot.role} ${r.name}`);
+    }
+  }
+  // Shared resources are the very same objects in every snapshot.
+  t.equal(get('sidecar:web').resources.CDS.get('web'), get('gateway:edge').resources.CDS.get('web'));
+});
+
+t.test('versions are content hashes: a change moves only the versions of what it touches', async (t) => {
+  const again = buildMeshSnapshots(parseMesh(MESH));
+  t.same([...again.values()].map((s) => s.version), [...snapshots.values()].map((s) => s.version), 'deterministic');
+
+  const changed = structuredClone(MESH);
+  changed.services.api.endpoints[0].port = 9091;
+  const after = buildMeshSnapshots(parseMesh(changed));
+  const before = get('sidecar:web');
+  const now = after.get('sidecar:web')!;
+  t.not(now.resources.EDS.get('api')!.version, before.resources.EDS.get('api')!.version, 'the changed assignment');
+  for (const name of ['web', 'web/v1', 'web/v2']) t.equal(now.resources.EDS.get(name)!.version, before.resources.EDS.get(name)!.version, name);
+  t.equal(now.resources.RDS.get('outbound')!.version, before.resources.RDS.get('outbound')!.version);
+  t.not(now.version, before.version);
+});
+
+t.test('a snapshot the proxy would reject is reported with the resource and path', async (t) => {
+  const encoder = new ResourceEncoder();
+  const snapshot = buildSnapshot(
+    'test',
+    [
+      {
+        CDS: [{ name: 'a', json: { name: 'a', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, lb_policy: 'MAGLEV' } }],
+        EDS: [],
+        LDS: [{ name: 'l', json: { name: 'l', api_listener: { api_listener: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', stat_prefix: 'l', rds: { config_source: { ads: {} }, route_config_name: 'missing' } } } }, onDemand: true }],
+        RDS: [{ name: 'r', json: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { safe_regex: { regex: '(?=x)' } }, route: { cluster: 'b' } }] }] } }],
+      },
+    ],
+    encoder,
+  );
+  t.same(encoder.issues, []);
+  const issues = Object.fromEntries(validateSnapshot(snapshot).map((i) => [i.path, i.message]));
+  t.match(issues, {
+    'CDS["a"].lb_policy': /MAGLEV is not supported/,
+    'CDS["a"]': /no ClusterLoadAssignment "a"/,
+    'LDS["l"].api_listener.api_listener.rds.route_config_name': /"missing" is not in the snapshot of test/,
+    'RDS["r"].virtual_hosts[0].routes[0].route.cluster': /unknown cluster "b"/,
+  });
+  t.ok(Object.keys(issues).some((p) => p.startsWith('RDS["r"].virtual_hosts[0].routes[0].match.safe_regex')), Object.keys(issues).join('\n'));
+});
+
+t.test('generated resources that do not decode are issues too, and buildMeshSnapshots throws them all', async (t) => {
+  const encoder = new ResourceEncoder();
+  buildSnapshot('test', [{ CDS: [{ name: 'a', json: { name: 'a', connect_timeout: 'soon' } }], EDS: [], LDS: [], RDS: [] }], encoder);
+  t.match(encoder.issues, [{ path: 'CDS["a"].connect_timeout', message: /duration/ }]);
+  t.throws(() => buildMeshSnapshots({ services: [], gateways: [{ name: 'g', address: '127.0.0.1', port: 80, hosts: ['*'], routes: [{ match: { prefix: '/', headers: [] }, to: [{ service: 'nope', weight: 1 }] }] }] }), ConfigError);
+});

@@ -1,0 +1,80 @@
+/**
+ * One ADS stream from one node: keeps each resource type's protocol state, answers requests
+ * and pushes snapshot changes. The protocol decisions are the pure state machines'; this only
+ * routes messages to them and writes what they return.
+ */
+import type { ProtocolStep, XdsProtocol } from './ads-protocols';
+import type { XdsResourceType } from '../xds-resource-types';
+import { RESOURCE_TYPES, resourceTypeOf, type XdsApi } from './resource-types';
+import type { Snapshot } from './snapshot';
+
+export interface NodeIdentity {
+  readonly id: string;
+  readonly cluster: string;
+}
+
+/** What a connection needs from the control plane. */
+export interface ConnectionHost {
+  snapshotFor(node: NodeIdentity): Snapshot;
+  /** A response was written; `changedAt` (performance.now()) when it pushes a mesh change. */
+  responded(connection: AdsConnection, type: XdsResourceType, changedAt: number | undefined): void;
+  nacked(connection: AdsConnection, type: XdsResourceType, fields: Record<string, unknown>): void;
+  unsupportedType(connection: AdsConnection, typeUrl: string): void;
+}
+
+export class AdsConnection<Request = any, Reply = any, State = any, Response = any, Nack = any> {
+  /** From the first request (only the first is guaranteed to carry it). */
+  node: NodeIdentity | undefined;
+  private readonly states = new Map<XdsApi, State>();
+  private sentResponses = 0;
+
+  constructor(
+    readonly protocol: XdsProtocol<Request, Reply, State, Response, Nack>,
+    private readonly write: (reply: Reply) => void,
+    private readonly host: ConnectionHost,
+  ) {}
+
+  onRequest(request: Request): void {
+    this.node ??= this.protocol.node(request);
+    const typeUrl = this.protocol.typeUrl(request);
+    const type = resourceTypeOf(typeUrl);
+    if (type === undefined) {
+      this.host.unsupportedType(this, typeUrl);
+      return;
+    }
+    const previous = this.states.get(type.api);
+    const resources = this.host.snapshotFor(this.node).resources[type.api];
+    const step = this.protocol.onRequest(previous ?? this.protocol.initial, request, resources, this.nextNonce(), previous === undefined);
+    this.apply(type, step, undefined);
+  }
+
+  /** The mesh changed (detected at `changedAt`): push, in make-before-break order, what changed for this node. */
+  push(changedAt: number): void {
+    if (this.node === undefined) return;
+    const snapshot = this.host.snapshotFor(this.node);
+    for (const type of RESOURCE_TYPES) {
+      const state = this.states.get(type.api);
+      if (state !== undefined) this.apply(type, this.protocol.onSnapshot(state, snapshot.resources[type.api], this.nextNonce()), changedAt);
+    }
+  }
+
+  /** Per type, what the client subscribes to and holds, for /config_dump. */
+  describe(): Record<string, unknown> {
+    return Object.fromEntries([...this.states].map(([api, state]) => [api, this.protocol.describe(state)]));
+  }
+
+  /** Unique on the stream; only consumed when a response uses it. */
+  private nextNonce(): string {
+    return String(this.sentResponses + 1);
+  }
+
+  private apply(type: XdsResourceType, step: ProtocolStep<State, Response, Nack>, changedAt: number | undefined): void {
+    this.states.set(type.api, step.state);
+    if (step.nack !== undefined) this.host.nacked(this, type, this.protocol.nackFields(step.nack));
+    if (step.response !== undefined) {
+      this.sentResponses++;
+      this.write(this.protocol.encode(type, step.response));
+      this.host.responded(this, type, changedAt);
+    }
+  }
+}

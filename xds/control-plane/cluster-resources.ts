@@ -1,0 +1,88 @@
+/** Clusters and their ClusterLoadAssignments, generated from the mesh's services. */
+import type { EndpointSpec, ServiceSpec } from './mesh-config';
+import { ADS_CONFIG_SOURCE, type GeneratedResource } from './generated-resource';
+
+/** `web` for all endpoints of service web, `web/v2` for the subset with version v2. */
+export function clusterName(service: string, version?: string): string {
+  return version === undefined ? service : `${service}/${version}`;
+}
+
+/** The sidecar's cluster for its local app ("|" cannot appear in service names or versions). */
+export function inboundClusterName(service: string): string {
+  return `inbound|${service}`;
+}
+
+export interface ClusterResources {
+  readonly clusters: readonly GeneratedResource[];
+  readonly endpoints: readonly GeneratedResource[];
+}
+
+/** An EDS cluster for the service, and one per version for routes that split by version. */
+export function serviceClusters(service: ServiceSpec): ClusterResources {
+  const versions = [...new Set(service.endpoints.flatMap((e) => (e.version === undefined ? [] : [e.version])))];
+  const subsets = [
+    { name: clusterName(service.name), endpoints: service.endpoints },
+    ...versions.map((v) => ({ name: clusterName(service.name, v), endpoints: service.endpoints.filter((e) => e.version === v) })),
+  ];
+  return {
+    clusters: subsets.map(({ name }) => ({
+      name,
+      json: {
+        name,
+        type: 'EDS',
+        eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
+        ...(service.connectTimeout !== undefined && { connect_timeout: service.connectTimeout }),
+        ...(service.lbPolicy !== undefined && { lb_policy: service.lbPolicy }),
+      },
+    })),
+    endpoints: subsets.map(({ name, endpoints }) => ({ name, json: loadAssignment(name, endpoints) })),
+  };
+}
+
+/**
+ * Endpoints grouped by (priority, region, zone). Priorities are renumbered 0..n-1 per cluster,
+ * because Envoy and gRPC require them without gaps and a version subset may lack some.
+ * Every group carries a locality (gRPC ignores endpoints without one) and a locality weight,
+ * the sum of its endpoints' weights (gRPC drops localities without one; Envoy only reads it
+ * with locality-weighted balancing).
+ */
+function loadAssignment(clusterName: string, endpoints: readonly EndpointSpec[]): Record<string, unknown> {
+  const ranks = [...new Set(endpoints.map((e) => e.priority))].sort((a, b) => a - b);
+  const groups = new Map<string, { priority: number; region?: string; zone?: string; members: EndpointSpec[] }>();
+  for (const e of endpoints) {
+    const priority = ranks.indexOf(e.priority);
+    const key = JSON.stringify([priority, e.region ?? '', e.zone ?? '']);
+    const group = groups.get(key) ?? { priority, region: e.region, zone: e.zone, members: [] };
+    group.members.push(e);
+    groups.set(key, group);
+  }
+  const ordered = [...groups.values()].sort((a, b) => a.priority - b.priority);
+  return {
+    cluster_name: clusterName,
+    ...(ordered.length > 0 && {
+      endpoints: ordered.map((g) => ({
+        locality: { ...(g.region !== undefined && { region: g.region }), ...(g.zone !== undefined && { zone: g.zone }) },
+        ...(g.priority > 0 && { priority: g.priority }),
+        load_balancing_weight: g.members.reduce((sum, e) => sum + e.weight, 0),
+        lb_endpoints: g.members.map((e) => ({
+          endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
+          load_balancing_weight: e.weight,
+        })),
+      })),
+    }),
+  };
+}
+
+/** The sidecar's way to its local app: a STATIC cluster, so it works before any EDS arrives. */
+export function inboundCluster(service: ServiceSpec, appPort: number): GeneratedResource {
+  const name = inboundClusterName(service.name);
+  return {
+    name,
+    json: {
+      name,
+      type: 'STATIC',
+      ...(service.connectTimeout !== undefined && { connect_timeout: service.connectTimeout }),
+      load_assignment: loadAssignment(name, [{ address: '127.0.0.1', port: appPort, weight: 1, priority: 0 }]),
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The control plane's own metrics, on its admin port's /stats/prometheus. */
+export class ControlPlaneStats {
+  readonly registry = new Registry();
+
+  /** Open ADS streams, by protocol (sotw / delta). */
+  readonly connectedProxies = new Gauge({
+    name: 'meshlet_control_plane_connected_proxies',
+    help: 'ADS streams currently open, by protocol (sotw, delta)',
+    labelNames: ['protocol'],
+    registers: [this.registry],
+  });
+
+  readonly pushes = new Counter({
+    name: 'meshlet_control_plane_pushes_total',
+    help: 'xDS responses sent, by resource type (CDS, EDS, LDS, RDS)',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+
+  readonly nacks = new Counter({
+    name: 'meshlet_control_plane_nacks_total',
+    help: 'xDS responses rejected by a client (NACK), by resource type',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+
+  readonly pushLatency = new Histogram({
+    name: 'meshlet_control_plane_push_latency_seconds',
+    help: 'From a mesh file change being detected to the resulting response being written, by resource type',
+    labelNames: ['type'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly meshReloads = new Counter({
+    name: 'meshlet_control_plane_mesh_reloads_total',
+    help: 'Mesh file changes, by result: applied, or rejected (the last good mesh keeps being served)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+}

@@ -1,0 +1,216 @@
+/**
+ * `meshlet control-plane`: serves ADS from a mesh file. It holds the last good mesh and its
+ * snapshots; when the file changes it rebuilds and validates everything, then lets every
+ * stream compare versions, so only nodes whose resources changed receive a push. A bad edit
+ * is logged (file, path, reason) and the last good snapshots keep being served.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { ConfigError } from '../config-error';
+import type { AdsConnection, NodeIdentity } from './ads-connection';
+import { startAdsServer, type AdsHost, type AdsServer } from './ads-server';
+import { startAdminServer, type AdminServer } from './admin-server';
+import { ControlPlaneStats } from './control-plane-stats';
+import type { MeshConfig } from './mesh-config';
+import { parseMeshText, readMeshFile } from './mesh-file';
+import { buildMeshSnapshots } from './mesh-snapshots';
+import { watchMeshFile, type MeshWatcher, type WatchOptions } from './mesh-watcher';
+import { roleOf } from './node-role';
+import type { XdsResourceType } from '../xds-resource-types';
+import { RESOURCE_TYPES } from './resource-types';
+import type { Snapshot } from './snapshot';
+
+export interface ControlPlaneOptions {
+  readonly meshFile: string;
+  /** Where ADS and admin listen. */
+  readonly address: string;
+  /** 0 picks a free port (see `port`). */
+  readonly port: number;
+  readonly adminPort?: number;
+  readonly log: Logger;
+  readonly watch?: Partial<WatchOptions>;
+}
+
+/** A mesh file, validated, with the snapshot of every node role. */
+export interface LoadedMesh {
+  readonly mesh: MeshConfig;
+  readonly snapshots: ReadonlyMap<string, Snapshot>;
+  readonly digest: string;
+  readonly loadedAt: Date;
+}
+
+const DEFAULT_WATCH: WatchOptions = { debounceMs: 100, pollIntervalMs: 1000 };
+
+export class ControlPlane implements AdsHost {
+  readonly stats = new ControlPlaneStats();
+  private readonly connections = new Set<AdsConnection>();
+  /** Of the file content last read, good or bad: one save fires several events, and each version is handled once. */
+  private lastDigest: string;
+  private ads: AdsServer | undefined;
+  private admin: AdminServer | undefined;
+  private watcher: MeshWatcher | undefined;
+
+  private constructor(
+    private readonly options: ControlPlaneOptions,
+    private served: LoadedMesh,
+  ) {
+    this.lastDigest = served.digest;
+  }
+
+  /**
+   * Loads the mesh file, then serves ADS (and admin, when a port is given) and watches the file.
+   * @throws ConfigError when the mesh file is invalid: nothing is started
+   */
+  static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
+    const plane = new ControlPlane(options, loadMesh(options.meshFile));
+    try {
+      plane.ads = await startAdsServer(plane, options.address, options.port);
+      if (options.adminPort !== undefined) plane.admin = await startAdminServer(plane.adminSource(), options.address, options.adminPort);
+    } catch (err) {
+      await plane.stop();
+      throw err;
+    }
+    plane.watcher = watchMeshFile(options.meshFile, { ...DEFAULT_WATCH, ...options.watch }, (at) => plane.reload(at));
+    const { mesh, snapshots } = plane.served;
+    options.log.info(
+      { file: options.meshFile, port: plane.port, admin_port: plane.adminPort, services: mesh.services.length, gateways: mesh.gateways.length, roles: snapshots.size },
+      'control plane serving ADS',
+    );
+    return plane;
+  }
+
+  get port(): number {
+    return this.ads?.port ?? 0;
+  }
+
+  get adminPort(): number | undefined {
+    return this.admin?.port;
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    this.ads?.close();
+    await this.admin?.close();
+  }
+
+  /**
+   * Re-reads the mesh file (`changedAt`: when the change was noticed, for push latency). An
+   * invalid mesh is logged and counted; the last good one stays.
+   */
+  reload(changedAt = performance.now()): void {
+    const file = this.options.meshFile;
+    const log = this.options.log;
+    let served: LoadedMesh;
+    try {
+      const { text, digest } = readMeshFile(file);
+      if (digest === this.lastDigest) return;
+      this.lastDigest = digest;
+      served = meshFromText(text, digest);
+    } catch (err) {
+      this.stats.meshReloads.inc({ result: 'rejected' });
+      // Not only ConfigErrors: a control plane that crashes on an edit takes every proxy's updates with it.
+      const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).stack ?? String(err) }];
+      for (const issue of issues) log.error({ file, path: issue.path, reason: issue.message }, 'mesh file change rejected; still serving the last good mesh');
+      return;
+    }
+    this.served = served;
+    this.stats.meshReloads.inc({ result: 'applied' });
+    log.info({ file, services: served.mesh.services.length, gateways: served.mesh.gateways.length }, 'mesh file reloaded');
+    for (const connection of this.connections) connection.push(changedAt);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // AdsHost: what the ADS streams report
+
+  snapshotFor(node: NodeIdentity): Snapshot {
+    const role = roleOf(this.served.mesh, node.cluster);
+    return this.served.snapshots.get(role.key)!;
+  }
+
+  opened(connection: AdsConnection): void {
+    this.connections.add(connection);
+    this.stats.connectedProxies.inc({ protocol: connection.protocol.name });
+  }
+
+  closed(connection: AdsConnection): void {
+    if (!this.connections.delete(connection)) return;
+    this.stats.connectedProxies.dec({ protocol: connection.protocol.name });
+    this.options.log.info({ ...this.nodeFields(connection), protocol: connection.protocol.name }, 'ADS stream closed');
+  }
+
+  responded(connection: AdsConnection, type: XdsResourceType, changedAt: number | undefined): void {
+    this.stats.pushes.inc({ type: type.api });
+    if (changedAt !== undefined) this.stats.pushLatency.observe({ type: type.api }, (performance.now() - changedAt) / 1000);
+    this.options.log.debug({ ...this.nodeFields(connection), type: type.api }, 'xDS response sent');
+  }
+
+  nacked(connection: AdsConnection, type: XdsResourceType, fields: Record<string, unknown>): void {
+    this.stats.nacks.inc({ type: type.api });
+    this.options.log.warn({ ...this.nodeFields(connection), type: type.api, ...fields }, 'NACK: the node rejected a response');
+  }
+
+  unsupportedType(connection: AdsConnection, typeUrl: string): void {
+    this.options.log.warn({ ...this.nodeFields(connection), type_url: typeUrl }, 'request for a resource type this control plane does not serve; ignored');
+  }
+
+  failed(connection: AdsConnection, err: Error): void {
+    this.options.log.error({ ...this.nodeFields(connection), err: err.message }, 'ADS stream failed');
+  }
+
+  private nodeFields(connection: AdsConnection): Record<string, unknown> {
+    const node = connection.node;
+    return { node_id: node?.id, node_cluster: node?.cluster, role: node && roleOf(this.served.mesh, node.cluster).key };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Admin
+
+  private adminSource() {
+    return {
+      ready: () => this.served.snapshots.size > 0,
+      metrics: async () => ({ contentType: this.stats.registry.contentType, body: await this.stats.registry.metrics() }),
+      configDump: () => this.configDump(),
+    };
+  }
+
+  /** Every role's snapshot as proto3 JSON, and who is connected with what subscriptions. */
+  configDump(): unknown {
+    const { snapshots, digest, loadedAt } = this.served;
+    return {
+      mesh_file: this.options.meshFile,
+      mesh_digest: digest,
+      loaded_at: loadedAt.toISOString(),
+      snapshots: Object.fromEntries(
+        [...snapshots].map(([role, snapshot]) => [
+          role,
+          {
+            version: snapshot.version,
+            ...Object.fromEntries(
+              RESOURCE_TYPES.map((type) => [
+                type.api,
+                [...snapshot.resources[type.api].values()].map((r) => ({
+                  name: r.name,
+                  version: r.version,
+                  ...(r.onDemand && { on_demand: true }),
+                  resource: { '@type': type.typeUrl, ...r.json },
+                })),
+              ]),
+            ),
+          },
+        ]),
+      ),
+      nodes: [...this.connections].map((c) => ({ ...this.nodeFields(c), protocol: c.protocol.name, types: c.describe() })),
+    };
+  }
+}
+
+/** @throws ConfigError for an unreadable or invalid mesh file */
+export function loadMesh(file: string): LoadedMesh {
+  const { text, digest } = readMeshFile(file);
+  return meshFromText(text, digest);
+}
+
+function meshFromText(text: string, digest: string): LoadedMesh {
+  const mesh = parseMeshText(text);
+  return { mesh, snapshots: buildMeshSnapshots(mesh), digest, loadedAt: new Date() };
+}

@@ -1,0 +1,98 @@
+/**
+ * The mesh as the control plane understands it, after the mesh file has been validated
+ * (mesh-parser.ts). Immutable; every Envoy resource is generated from this and the node's role.
+ * The file format is documented in examples/mesh.yaml.
+ */
+
+export const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH'] as const;
+export type LbPolicy = (typeof LB_POLICIES)[number];
+
+export interface MeshConfig {
+  /** In file order, so generated resources (and their versions) are stable. */
+  readonly services: readonly ServiceSpec[];
+  readonly gateways: readonly GatewaySpec[];
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  /** The port clients put in Host/authority: virtual host domains are `name` and `name:port`. */
+  readonly port: number;
+  readonly lbPolicy?: LbPolicy;
+  /** proto3 JSON duration ("0.25s"). */
+  readonly connectTimeout?: string;
+  readonly endpoints: readonly EndpointSpec[];
+  /** First match wins; never empty (the default is everything to the service). */
+  readonly routes: readonly RouteSpec[];
+  /** Where the sidecar of this service (node.cluster = name) listens. */
+  readonly sidecar: SidecarSpec;
+}
+
+export interface EndpointSpec {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  /** Only the order matters: lower is preferred (renumbered densely per cluster). */
+  readonly priority: number;
+  /** Subset label: routes can send traffic to the endpoints of one version. */
+  readonly version?: string;
+  readonly region?: string;
+  readonly zone?: string;
+}
+
+export interface SidecarSpec {
+  readonly address: string;
+  readonly outboundPort: number;
+  readonly inboundPort: number;
+  /** The local app; an inbound listener is generated only when it is set. */
+  readonly appPort?: number;
+}
+
+export interface RouteSpec {
+  readonly name?: string;
+  readonly match: MatchSpec;
+  /** One destination, or several for a weighted split. */
+  readonly to: readonly DestinationSpec[];
+  /** proto3 JSON durations. */
+  readonly timeout?: string;
+  readonly retries?: RetrySpec;
+  readonly prefixRewrite?: string;
+}
+
+/** Exactly one of prefix, path, regex. */
+export interface MatchSpec {
+  readonly prefix?: string;
+  readonly path?: string;
+  readonly regex?: string;
+  readonly headers: readonly HeaderMatchSpec[];
+}
+
+export const HEADER_MATCH_KINDS = ['exact', 'prefix', 'suffix', 'contains', 'regex', 'present'] as const;
+export type HeaderMatchKind = (typeof HEADER_MATCH_KINDS)[number];
+
+export interface HeaderMatchSpec {
+  readonly name: string;
+  readonly kind: HeaderMatchKind;
+  /** The string to compare, or for `present` whether the header must be there. */
+  readonly value: string | boolean;
+}
+
+export interface DestinationSpec {
+  readonly service: string;
+  readonly version?: string;
+  readonly weight: number;
+}
+
+export interface RetrySpec {
+  readonly attempts: number;
+  /** Envoy's retry_on conditions, comma-separated. */
+  readonly on: string;
+  readonly perTryTimeout?: string;
+}
+
+export interface GatewaySpec {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly hosts: readonly string[];
+  readonly routes: readonly RouteSpec[];
+}

@@ -1,0 +1,292 @@
+/**
+ * The mesh file (YAML) → MeshConfig, checking everything a person can get wrong by hand:
+ * unknown fields, types, ranges, references from routes to services and versions, regexes
+ * (RE2, as Envoy runs them). Every problem is collected with its path and thrown as one
+ * ConfigError; the format is documented in examples/mesh.yaml.
+ */
+import { ConfigError } from '../config-error';
+import { pathKey } from '../proto-schema';
+import { translateRe2 } from '../../proxy/router/re2';
+import {
+  HEADER_MATCH_KINDS,
+  LB_POLICIES,
+  type DestinationSpec,
+  type EndpointSpec,
+  type GatewaySpec,
+  type HeaderMatchSpec,
+  type MatchSpec,
+  type MeshConfig,
+  type RetrySpec,
+  type RouteSpec,
+  type ServiceSpec,
+  type SidecarSpec,
+} from './mesh-config';
+import {
+  enumReader,
+  field,
+  integerReader,
+  listReader,
+  namedEntries,
+  readBoolean,
+  readDuration,
+  readIp,
+  readObject,
+  readPort,
+  readString,
+  stringReader,
+  type Fields,
+  type Issues,
+  type Reader,
+} from './mesh-fields';
+
+/** Names of the sidecar listeners and route configurations, which services and gateways must not take. */
+const RESERVED_NAMES: readonly string[] = ['outbound', 'inbound'];
+
+const NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+const readName = stringReader(NAME, 'a lowercase DNS-style name (a-z, 0-9, "-", ".")');
+const readVersion = stringReader(/^[A-Za-z0-9._-]+$/, 'a version label (letters, digits, ".", "_", "-")');
+const readWeight = integerReader(1, 1_000_000);
+const readSplitWeight = integerReader(0, 1_000_000);
+const readPriority = integerReader(0, 100);
+const readAttempts = integerReader(1, 10);
+const readUrlPath = stringReader(/^\//, 'a path starting with "/"');
+const readNonEmpty = stringReader(/./, 'a non-empty string');
+
+const DEFAULT_SIDECAR: SidecarSpec = { address: '127.0.0.1', outboundPort: 15001, inboundPort: 15006 };
+
+/** @throws ConfigError listing every problem, each with its path in the mesh file */
+export function parseMesh(document: unknown): MeshConfig {
+  const issues: Issues = [];
+  const root = readObject(document ?? {}, '', issues, 'the mesh file', ['sidecar', 'services', 'gateways']) ?? {};
+  const sidecarDefaults = parseSidecar(root.sidecar, 'sidecar', issues, DEFAULT_SIDECAR, false);
+  if (root.services === undefined) issues.push({ path: 'services', message: 'required' });
+
+  // Routes refer to services and versions, so every service body is read before any route.
+  const drafts = namedEntries(root.services ?? {}, 'services', issues, 'services', (name, v, path) => {
+    checkName(name, path, issues);
+    const body = readObject(v, path, issues, `service "${name}"`, ['port', 'lb_policy', 'connect_timeout', 'endpoints', 'routes', 'sidecar']);
+    return body && { name, path, body, ...parseServiceBody(body, path, issues, sidecarDefaults) };
+  });
+  const versions = new Map(drafts.map((d) => [d.name, new Set(d.endpoints.flatMap((e) => (e.version === undefined ? [] : [e.version])))]));
+
+  const services: ServiceSpec[] = drafts.map(({ body, path, ...service }) => {
+    const routes = field(body, 'routes', path, issues, routesReader({ versions, enclosingService: service.name }));
+    return { ...service, routes: routes ?? [{ match: { prefix: '/', headers: [] }, to: [{ service: service.name, weight: 1 }] }] };
+  });
+
+  const gateways = namedEntries(root.gateways ?? {}, 'gateways', issues, 'gateways', (name, v, path) => {
+    checkName(name, path, issues);
+    if (versions.has(name)) issues.push({ path, message: `"${name}" is also a service: node.cluster could not tell a gateway from a sidecar` });
+    return parseGateway(name, v, path, issues, versions);
+  });
+
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { services, gateways };
+}
+
+function checkName(name: string, path: string, issues: Issues): void {
+  readName(name, path, issues);
+  if (RESERVED_NAMES.includes(name)) issues.push({ path, message: `"${name}" is reserved for the sidecar's own listeners and routes` });
+}
+
+function parseServiceBody(body: Fields, path: string, issues: Issues, sidecarDefaults: SidecarSpec) {
+  const endpoints = field(body, 'endpoints', path, issues, listReader(uniqueEndpointReader())) ?? [];
+  return {
+    port: field(body, 'port', path, issues, readPort) ?? 80,
+    lbPolicy: field(body, 'lb_policy', path, issues, enumReader(LB_POLICIES)),
+    connectTimeout: field(body, 'connect_timeout', path, issues, readDuration),
+    endpoints,
+    sidecar: parseSidecar(body.sidecar, pathKey(path, 'sidecar'), issues, sidecarDefaults, true),
+  };
+}
+
+function parseSidecar(v: unknown, path: string, issues: Issues, defaults: SidecarSpec, perService: boolean): SidecarSpec {
+  if (v === undefined || v === null) return defaults;
+  const known = ['address', 'outbound_port', 'inbound_port', ...(perService ? ['app_port'] : [])];
+  const body = readObject(v, path, issues, 'sidecar settings', known);
+  if (!body) return defaults;
+  const sidecar: SidecarSpec = {
+    address: field(body, 'address', path, issues, readIp) ?? defaults.address,
+    outboundPort: field(body, 'outbound_port', path, issues, readPort) ?? defaults.outboundPort,
+    inboundPort: field(body, 'inbound_port', path, issues, readPort) ?? defaults.inboundPort,
+    appPort: field(body, 'app_port', path, issues, readPort),
+  };
+  if (sidecar.appPort !== undefined && sidecar.inboundPort === sidecar.outboundPort) {
+    issues.push({ path: pathKey(path, 'inbound_port'), message: `the inbound and outbound listeners cannot share port ${sidecar.inboundPort}` });
+  }
+  return sidecar;
+}
+
+const readEndpoint = (v: unknown, path: string, issues: Issues): EndpointSpec | undefined => {
+  const body = readObject(v, path, issues, 'an endpoint', ['address', 'port', 'weight', 'priority', 'version', 'region', 'zone']);
+  if (!body) return undefined;
+  const address = field(body, 'address', path, issues, readIp, true);
+  const port = field(body, 'port', path, issues, readPort, true);
+  const rest = {
+    weight: field(body, 'weight', path, issues, readWeight) ?? 1,
+    priority: field(body, 'priority', path, issues, readPriority) ?? 0,
+    version: field(body, 'version', path, issues, readVersion),
+    region: field(body, 'region', path, issues, readNonEmpty),
+    zone: field(body, 'zone', path, issues, readNonEmpty),
+  };
+  return address === undefined || port === undefined ? undefined : { address, port, ...rest };
+};
+
+/** Endpoints of one service; Envoy accepts duplicates, but gRPC clients reject the whole assignment. */
+function uniqueEndpointReader() {
+  const seen = new Map<string, string>();
+  return (v: unknown, path: string, issues: Issues): EndpointSpec | undefined => {
+    const endpoint = readEndpoint(v, path, issues);
+    if (endpoint === undefined) return undefined;
+    const key = `${endpoint.address}:${endpoint.port}`;
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, path);
+    else issues.push({ path, message: `${key} is already the endpoint at ${first}` });
+    return endpoint;
+  };
+}
+
+function parseGateway(name: string, v: unknown, path: string, issues: Issues, versions: ReadonlyMap<string, ReadonlySet<string>>): GatewaySpec | undefined {
+  const body = readObject(v, path, issues, `gateway "${name}"`, ['address', 'port', 'hosts', 'routes']);
+  if (!body) return undefined;
+  const port = field(body, 'port', path, issues, readPort, true);
+  const routes = field(body, 'routes', path, issues, routesReader({ versions }), true);
+  if (routes?.length === 0) issues.push({ path: pathKey(path, 'routes'), message: 'a gateway needs at least one route' });
+  if (port === undefined || routes === undefined) return undefined;
+  return {
+    name,
+    address: field(body, 'address', path, issues, readIp) ?? '127.0.0.1',
+    port,
+    hosts: field(body, 'hosts', path, issues, listReader(readNonEmpty)) ?? ['*'],
+    routes,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+interface RouteContext {
+  /** Every service, with the versions its endpoints carry. */
+  readonly versions: ReadonlyMap<string, ReadonlySet<string>>;
+  /** In a service's own routes, destinations default to that service. */
+  readonly enclosingService?: string;
+}
+
+function routesReader(context: RouteContext) {
+  return listReader((v, path, issues) => parseRoute(v, path, issues, context));
+}
+
+function parseRoute(v: unknown, path: string, issues: Issues, context: RouteContext): RouteSpec | undefined {
+  const body = readObject(v, path, issues, 'a route', ['name', 'match', 'to', 'timeout', 'retries', 'prefix_rewrite']);
+  if (!body) return undefined;
+  const match = body.match === undefined ? { prefix: '/', headers: [] } : parseMatch(body.match, pathKey(path, 'match'), issues);
+  const to = parseDestinations(body.to, pathKey(path, 'to'), issues, context);
+  const prefixRewrite = field(body, 'prefix_rewrite', path, issues, readString);
+  if (prefixRewrite !== undefined && match?.regex !== undefined) {
+    issues.push({ path: pathKey(path, 'prefix_rewrite'), message: 'cannot rewrite the prefix of a regex match' });
+  }
+  const route: RouteSpec = {
+    name: field(body, 'name', path, issues, readNonEmpty),
+    match: match ?? { headers: [] },
+    to: to ?? [],
+    timeout: field(body, 'timeout', path, issues, readDuration),
+    retries: field(body, 'retries', path, issues, readRetries),
+    prefixRewrite,
+  };
+  return match && to ? route : undefined;
+}
+
+const PATH_KINDS = ['prefix', 'path', 'regex'] as const;
+
+function parseMatch(v: unknown, path: string, issues: Issues): MatchSpec | undefined {
+  const body = readObject(v, path, issues, 'a match', [...PATH_KINDS, 'headers']);
+  if (!body) return undefined;
+  const given = PATH_KINDS.filter((k) => body[k] !== undefined && body[k] !== null);
+  if (given.length !== 1) {
+    issues.push({ path, message: `exactly one of prefix, path, regex is required${given.length > 1 ? ` (got ${given.join(' and ')})` : ''}` });
+    return undefined;
+  }
+  const headers = field(body, 'headers', path, issues, readHeaderMatches) ?? [];
+  const kind = given[0];
+  const value = field(body, kind, path, issues, kind === 'regex' ? readRegex : readUrlPath);
+  return value === undefined ? undefined : { [kind]: value, headers };
+}
+
+const readRegex = (v: unknown, path: string, issues: Issues): string | undefined => {
+  const pattern = readString(v, path, issues);
+  if (pattern === undefined) return undefined;
+  const translated = translateRe2(pattern);
+  if ('error' in translated) {
+    issues.push({ path, message: `invalid RE2 regex: ${translated.error}` });
+    return undefined;
+  }
+  return pattern;
+};
+
+/** `headers: {x-canary: "1", x-user: {prefix: "test-"}, x-debug: {present: true}}` */
+const readHeaderMatches = (v: unknown, path: string, issues: Issues): HeaderMatchSpec[] | undefined =>
+  namedEntries(v, path, issues, 'header matches', (name, spec, at) => {
+    if (typeof spec === 'string') return { name, kind: 'exact', value: spec };
+    const body = readObject(spec, at, issues, 'a header value or match', HEADER_MATCH_KINDS);
+    if (!body) return undefined;
+    const kinds = HEADER_MATCH_KINDS.filter((k) => body[k] !== undefined);
+    if (kinds.length !== 1) {
+      issues.push({ path: at, message: `exactly one of ${HEADER_MATCH_KINDS.join(', ')} is required` });
+      return undefined;
+    }
+    const kind = kinds[0];
+    const reader: Reader<string | boolean> = kind === 'present' ? readBoolean : kind === 'regex' ? readRegex : readString;
+    const value = field(body, kind, at, issues, reader);
+    return value === undefined ? undefined : { name, kind, value };
+  });
+
+const readRetries = (v: unknown, path: string, issues: Issues): RetrySpec | undefined => {
+  const body = readObject(v, path, issues, 'a retry policy', ['attempts', 'on', 'per_try_timeout']);
+  if (!body) return undefined;
+  return {
+    attempts: field(body, 'attempts', path, issues, readAttempts) ?? 1,
+    on: field(body, 'on', path, issues, readNonEmpty) ?? '5xx',
+    perTryTimeout: field(body, 'per_try_timeout', path, issues, readDuration),
+  };
+};
+
+/** `to: {service: web}` or `to: [{version: v1, weight: 90}, {version: v2, weight: 10}]`. */
+function parseDestinations(v: unknown, path: string, issues: Issues, context: RouteContext): DestinationSpec[] | undefined {
+  if (v === undefined || v === null) {
+    if (context.enclosingService !== undefined) return [{ service: context.enclosingService, weight: 1 }];
+    issues.push({ path, message: 'required: where to send the traffic, e.g. {service: web}' });
+    return undefined;
+  }
+  const split = Array.isArray(v);
+  const list = split ? v : [v];
+  if (list.length === 0) {
+    issues.push({ path, message: 'at least one destination is required' });
+    return undefined;
+  }
+  const destinations = list.map((item, i) => parseDestination(item, split ? `${path}[${i}]` : path, issues, context, split && list.length > 1));
+  if (destinations.some((d) => d === undefined)) return undefined;
+  const result = destinations as DestinationSpec[];
+  if (result.length > 1 && result.every((d) => d.weight === 0)) issues.push({ path, message: 'the weights of a split must not all be 0' });
+  return result;
+}
+
+function parseDestination(v: unknown, path: string, issues: Issues, context: RouteContext, weighted: boolean): DestinationSpec | undefined {
+  const body = readObject(v, path, issues, 'a destination', ['service', 'version', 'weight']);
+  if (!body) return undefined;
+  const service = field(body, 'service', path, issues, readString, context.enclosingService === undefined) ?? context.enclosingService;
+  const version = field(body, 'version', path, issues, readVersion);
+  const weight = field(body, 'weight', path, issues, readSplitWeight, weighted);
+  if (service === undefined) return undefined;
+  const versions = context.versions.get(service);
+  if (versions === undefined) {
+    issues.push({ path: pathKey(path, 'service'), message: `unknown service "${service}"` });
+    return undefined;
+  }
+  if (version !== undefined && !versions.has(version)) {
+    const known = versions.size > 0 ? `its versions: ${[...versions].join(', ')}` : 'none of its endpoints has a version';
+    issues.push({ path: pathKey(path, 'version'), message: `service "${service}" has no endpoint with version "${version}" (${known})` });
+    return undefined;
+  }
+  if (weighted && weight === undefined) return undefined;
+  return { service, ...(version !== undefined && { version }), weight: weight ?? 1 };
+}

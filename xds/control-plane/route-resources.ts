@@ -1,0 +1,68 @@
+/** RouteConfigurations generated from the mesh: the sidecars' outbound table, gateways', inbound. */
+import { clusterName, inboundClusterName } from './cluster-resources';
+import type { GatewaySpec, HeaderMatchSpec, MeshConfig, RouteSpec, ServiceSpec } from './mesh-config';
+import type { GeneratedResource } from './generated-resource';
+
+/** The route configuration every node gets: one virtual host per service, matched by Host/authority. */
+export const OUTBOUND_ROUTES = 'outbound';
+export const INBOUND_ROUTES = 'inbound';
+
+/**
+ * `web` and `web:80` reach service web. Proxyless gRPC clients match the same table with the
+ * authority of their `xds:///web` target.
+ */
+export function outboundRouteConfiguration(mesh: MeshConfig): GeneratedResource {
+  return routeConfiguration(
+    OUTBOUND_ROUTES,
+    mesh.services.map((s) => ({ name: s.name, domains: [s.name, `${s.name}:${s.port}`], routes: s.routes.map(envoyRoute) })),
+  );
+}
+
+export function gatewayRouteConfiguration(gateway: GatewaySpec): GeneratedResource {
+  return routeConfiguration(gateway.name, [{ name: gateway.name, domains: gateway.hosts, routes: gateway.routes.map(envoyRoute) }]);
+}
+
+/** Whatever reaches a sidecar's inbound listener goes to its local app. */
+export function inboundRouteConfiguration(service: ServiceSpec): GeneratedResource {
+  return routeConfiguration(INBOUND_ROUTES, [
+    { name: service.name, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: inboundClusterName(service.name) } }] },
+  ]);
+}
+
+function routeConfiguration(name: string, virtualHosts: readonly Record<string, unknown>[]): GeneratedResource {
+  return { name, json: { name, virtual_hosts: virtualHosts } };
+}
+
+function envoyRoute(spec: RouteSpec): Record<string, unknown> {
+  const match = {
+    ...(spec.match.prefix !== undefined && { prefix: spec.match.prefix }),
+    ...(spec.match.path !== undefined && { path: spec.match.path }),
+    ...(spec.match.regex !== undefined && { safe_regex: { regex: spec.match.regex } }),
+    ...(spec.match.headers.length > 0 && { headers: spec.match.headers.map(headerMatcher) }),
+  };
+  const clusters = spec.to.map((d) => ({ name: clusterName(d.service, d.version), weight: d.weight }));
+  const route = {
+    ...(clusters.length === 1 ? { cluster: clusters[0].name } : { weighted_clusters: { clusters } }),
+    ...(spec.prefixRewrite !== undefined && { prefix_rewrite: spec.prefixRewrite }),
+    ...(spec.timeout !== undefined && { timeout: spec.timeout }),
+    ...(spec.retries !== undefined && {
+      retry_policy: {
+        retry_on: spec.retries.on,
+        num_retries: spec.retries.attempts,
+        ...(spec.retries.perTryTimeout !== undefined && { per_try_timeout: spec.retries.perTryTimeout }),
+      },
+    }),
+  };
+  return { ...(spec.name !== undefined && { name: spec.name }), match, route };
+}
+
+function headerMatcher(h: HeaderMatchSpec): Record<string, unknown> {
+  switch (h.kind) {
+    case 'present':
+      return { name: h.name, present_match: h.value };
+    case 'regex':
+      return { name: h.name, string_match: { safe_regex: { regex: h.value } } };
+    default:
+      return { name: h.name, string_match: { [h.kind]: h.value } };
+  }
+}
