@@ -3,9 +3,10 @@ import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { MESHLET_BIN } from '../helpers/proxy-process';
 
-// `npm start` runs `meshlet demo` on the example bootstrap's fixed loopback ports.
-t.test('the demo serves the example mesh with weights 1/2/7 and stops on SIGINT', async (t) => {
-  const child = spawn(process.execPath, [MESHLET_BIN, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+// `npm start` runs `meshlet demo` (control plane + gateway over xDS) on the examples' fixed loopback
+// ports; `--static` runs the proxy from the static example bootstrap alone.
+for (const args of [['demo'], ['demo', '--static']]) t.test(`${args.join(' ')} serves the example mesh with weights 1/2/7 and stops on SIGINT`, async (t) => {
+  const child = spawn(process.execPath, [MESHLET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
