@@ -6,9 +6,8 @@
  * wrappers as {value}, nested Any as {'@type', ...fields}).
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { adsServiceClient } from './ads-grpc-package';
 import type { Server } from 'node:http';
-import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { startEchoServer } from '../../cli/echo-server';
 import { lookupMessageType } from '../../xds/envoy-protos';
@@ -58,22 +57,8 @@ export interface DeltaRequest {
   error_detail: { code: number; message: string } | null;
 }
 
-let serviceDefinition: grpc.ServiceDefinition | undefined;
-
 function adsService(): grpc.ServiceDefinition {
-  if (serviceDefinition) return serviceDefinition;
-  const deps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
-  const definition = protoLoader.loadSync('envoy/service/discovery/v3/ads.proto', {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d)),
-  });
-  const loaded = grpc.loadPackageDefinition(definition) as any;
-  serviceDefinition = loaded.envoy.service.discovery.v3.AggregatedDiscoveryService.service as grpc.ServiceDefinition;
-  return serviceDefinition;
+  return adsServiceClient().service;
 }
 
 /** One ADS stream from a client: requests queue up until the test takes them. */
