@@ -39,7 +39,8 @@ export interface LoadedMesh {
   readonly loadedAt: Date;
 }
 
-const DEFAULT_WATCH: WatchOptions = { debounceMs: 100, pollIntervalMs: 1000 };
+// The poll catches edits fs.watch misses (network mounts, some containers) within the 1 s promise.
+const DEFAULT_WATCH: WatchOptions = { debounceMs: 100, pollIntervalMs: 250 };
 
 export class ControlPlane implements AdsHost {
   readonly stats = new ControlPlaneStats();
