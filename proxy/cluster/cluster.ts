@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from '../balancer/load-balancer';
 import type { PickContext } from '../balancer/host';
-import { ClusterStats, type ProxyStats } from '../metrics/proxy-stats';
+import { clusterStats, type ClusterStats, type ProxyStats } from '../metrics/proxy-stats';
 import type { ClusterConfig, EndpointAssignment, EndpointConfig } from './cluster-config';
 import { UpstreamHost } from './upstream-host';
 
@@ -28,7 +28,7 @@ export class Cluster {
     proxyStats: ProxyStats,
     private readonly log: Logger,
   ) {
-    this.stats = new ClusterStats(proxyStats, config.name);
+    this.stats = clusterStats(proxyStats, config.name);
     this.lbOptions = config.lbOptions;
     this.lb = createLoadBalancer(config.lbPolicy, this.hostList, this.lbOptions);
   }

@@ -18,22 +18,45 @@ export interface TimingCells {
   readonly grid: HistogramCell;
 }
 
+/**
+ * Per-cluster counters with Envoy's names (`envoy_cluster_<name>{envoy_cluster_name}`):
+ * one row here is a counter family and a `ClusterStats` field.
+ */
+const CLUSTER_COUNTERS = {
+  rqTotal: ['upstream_rq_total', 'Upstream requests'],
+  rqTimeout: ['upstream_rq_timeout', 'Upstream requests that hit the route timeout'],
+  rqPerTryTimeout: ['upstream_rq_per_try_timeout', 'Upstream attempts that hit the per-try timeout'],
+  rqReset: ['upstream_rq_rx_reset', 'Upstream requests reset by the upstream'],
+  cxConnectFail: ['upstream_cx_connect_fail', 'Upstream connection failures'],
+  noneHealthy: ['upstream_cx_none_healthy', 'Requests with no healthy host to send to'],
+  rqRetry: ['upstream_rq_retry', 'Retries sent'],
+  rqRetrySuccess: ['upstream_rq_retry_success', 'Retries that succeeded'],
+  rqRetryOverflow: ['upstream_rq_retry_overflow', 'Retries not sent: max_retries circuit breaker or retry budget'],
+  rqRetryLimitExceeded: ['upstream_rq_retry_limit_exceeded', 'Requests that failed after using every retry'],
+  rqPendingOverflow: ['upstream_rq_pending_overflow', 'Requests refused by the max_pending_requests / max_requests circuit breakers'],
+  cxOverflow: ['upstream_cx_overflow', 'Connections refused by the max_connections circuit breaker'],
+  outlierEjections: ['outlier_detection_ejections_enforced_total', 'Hosts ejected by outlier detection'],
+  healthCheckAttempt: ['health_check_attempt', 'Active health checks sent'],
+  healthCheckFailure: ['health_check_failure', 'Active health checks that failed'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+type ClusterCounterName = keyof typeof CLUSTER_COUNTERS;
+
 /** Per-cluster counters, resolved once per cluster so the request path only increments fields. */
-export class ClusterStats {
-  readonly rqTotal: CounterCell;
-  readonly rqTimeout: CounterCell;
-  readonly cxConnectFail: CounterCell;
-  readonly noneHealthy: CounterCell;
-  readonly rqReset: CounterCell;
+export type ClusterStats = ClusterStatsCells & { [K in ClusterCounterName]: CounterCell };
+
+export function clusterStats(stats: ProxyStats, clusterName: string): ClusterStats {
+  return new ClusterStatsCells(stats, clusterName) as ClusterStats;
+}
+
+class ClusterStatsCells {
   private readonly byCode = new Map<number, CounterCell>();
   private readonly byClass: CounterCell[] = [];
 
   constructor(private readonly stats: ProxyStats, readonly clusterName: string) {
-    this.rqTotal = stats.clusterRqTotal.cell(clusterName);
-    this.rqTimeout = stats.clusterRqTimeout.cell(clusterName);
-    this.cxConnectFail = stats.clusterCxConnectFail.cell(clusterName);
-    this.noneHealthy = stats.clusterNoneHealthy.cell(clusterName);
-    this.rqReset = stats.clusterRqReset.cell(clusterName);
+    for (const name of Object.keys(CLUSTER_COUNTERS) as ClusterCounterName[]) {
+      (this as unknown as Record<string, CounterCell>)[name] = stats.clusterCounters[name].cell(clusterName);
+    }
   }
 
   /** Counts an upstream response by code and code class, as Envoy's `upstream_rq_<code>` / `upstream_rq_<N>xx`. */
@@ -160,16 +183,14 @@ export class ProxyStats {
     ['response_flag', 'envoy_http_conn_manager_prefix'],
   );
 
-  readonly clusterRqTotal = new CounterFamily('envoy_cluster_upstream_rq_total', 'Upstream requests', ['envoy_cluster_name']);
+  readonly clusterCounters = Object.fromEntries(
+    Object.entries(CLUSTER_COUNTERS).map(([field, [name, help]]) => [field, new CounterFamily(`envoy_cluster_${name}`, help, ['envoy_cluster_name'])]),
+  ) as Record<ClusterCounterName, CounterFamily>;
   readonly clusterRqByCode = new CounterFamily('envoy_cluster_upstream_rq', 'Upstream responses by code', ['envoy_response_code', 'envoy_cluster_name']);
   readonly clusterRqByClass = new CounterFamily('envoy_cluster_upstream_rq_xx', 'Upstream responses by code class', [
     'envoy_response_code_class',
     'envoy_cluster_name',
   ]);
-  readonly clusterRqTimeout = new CounterFamily('envoy_cluster_upstream_rq_timeout', 'Upstream requests that hit the route timeout', ['envoy_cluster_name']);
-  readonly clusterRqReset = new CounterFamily('envoy_cluster_upstream_rq_rx_reset', 'Upstream requests reset by the upstream', ['envoy_cluster_name']);
-  readonly clusterCxConnectFail = new CounterFamily('envoy_cluster_upstream_cx_connect_fail', 'Upstream connection failures', ['envoy_cluster_name']);
-  readonly clusterNoneHealthy = new CounterFamily('envoy_cluster_upstream_cx_none_healthy', 'Requests with no healthy host to send to', ['envoy_cluster_name']);
   readonly clusterCxActive: GaugeFamily;
   readonly clusterRqActive: GaugeFamily;
   readonly clusterMembershipTotal: GaugeFamily;
@@ -229,13 +250,9 @@ export class ProxyStats {
       this.downstreamCxActive,
       this.downstreamRqActive,
       this.downstreamResponseFlags,
-      this.clusterRqTotal,
+      ...Object.values(this.clusterCounters),
       this.clusterRqByCode,
       this.clusterRqByClass,
-      this.clusterRqTimeout,
-      this.clusterRqReset,
-      this.clusterCxConnectFail,
-      this.clusterNoneHealthy,
       this.clusterCxActive,
       this.clusterRqActive,
       this.clusterMembershipTotal,
