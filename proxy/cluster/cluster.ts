@@ -5,6 +5,8 @@ import { createLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from 
 import type { PickContext } from '../balancer/host';
 import { clusterStats, type ClusterStats, type ProxyStats } from '../metrics/proxy-stats';
 import type { ClusterConfig, EndpointAssignment, EndpointConfig } from './cluster-config';
+import { CircuitBreakers } from './circuit-breakers';
+import type { UpstreamOutcome } from './upstream-outcome';
 import { UpstreamHost } from './upstream-host';
 
 /**
@@ -22,6 +24,7 @@ export class Cluster {
   private firstAssignment: (() => void) | undefined;
   private closed = false;
   readonly stats: ClusterStats;
+  readonly breakers = new CircuitBreakers();
 
   constructor(
     readonly config: ClusterConfig,
@@ -60,6 +63,9 @@ export class Cluster {
     this.dnsTimer = setInterval(() => void this.resolve(), this.config.dnsRefreshRateMs);
     this.dnsTimer.unref();
   }
+
+  /** How an attempt to `host` ended: the input of outlier detection. */
+  reportOutcome(_host: UpstreamHost, _outcome: UpstreamOutcome): void {}
 
   pick(ctx?: PickContext): UpstreamHost | undefined {
     return this.lb.pick(ctx) as UpstreamHost | undefined;
