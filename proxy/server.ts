@@ -159,6 +159,18 @@ export class ProxyServer {
     );
   }
 
+  /**
+   * Envoy's `POST /drain_listeners`: readiness fails, listeners stop accepting and drain
+   * (in-flight requests finish within the drain time, keep-alive clients are told
+   * `connection: close`), but the process stays, e.g. for a pod whose app still shuts down.
+   */
+  drainListeners(): Promise<void> {
+    this.state = 'DRAINING';
+    for (const listener of this.listeners.values()) this.drainInBackground(listener);
+    this.listeners.clear();
+    return Promise.all(this.drainingListeners.values()).then(() => undefined);
+  }
+
   /** Drains listeners (in-flight requests finish, within the drain time), then closes upstreams and admin. Idempotent. */
   shutdown(reason: string): Promise<void> {
     this.shuttingDown ??= (async () => {

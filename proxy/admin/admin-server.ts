@@ -83,6 +83,14 @@ const ENDPOINTS: Record<string, AdminEndpoint> = {
       send(res, 200, 'OK\n');
     },
   },
+  '/drain_listeners': {
+    method: 'POST',
+    help: 'Stop accepting and drain every listener (in-flight requests finish), without exiting',
+    handle: (proxy, _url, res) => {
+      send(res, 200, 'OK\n');
+      void proxy.drainListeners();
+    },
+  },
   '/quitquitquit': {
     method: 'POST',
     help: 'Drain and exit (for Jobs whose main container has finished)',
