@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ClusterConfig, EndpointAssignment } from '../proxy/cluster/cluster-config';
 import type { ClusterManager } from '../proxy/cluster/cluster-manager';
-import { parseCluster, parseLoadAssignment } from '../proxy/config/cluster-parser';
+import { parseCluster, parseLoadAssignment, type ClusterParseOptions } from '../proxy/config/cluster-parser';
 import type { ConfigIssue } from './config-error';
 import {
   CLUSTER,
@@ -40,6 +40,8 @@ export class XdsClusters {
     private readonly staticClusters: readonly ClusterConfig[],
     private readonly subscribeAssignments: (names: ReadonlySet<string>) => void,
     private readonly log: Logger,
+    /** The bootstrap's `node.locality` (zone-aware routing's local zone). */
+    private readonly localLocality?: ClusterParseOptions['localLocality'],
   ) {}
 
   /** Cluster names a route may name: static and dynamic, serving or warming. */
@@ -69,7 +71,7 @@ export class XdsClusters {
       const slot = this.slots.get(resource.name);
       if (unchanged(slot?.warming ?? slot?.active, resource)) continue;
       const issues: ConfigIssue[] = [];
-      const config = parseCluster(resource.value, '', issues, { ads: true });
+      const config = parseCluster(resource.value, '', issues, { ads: true, localLocality: this.localLocality });
       if (config === undefined || issues.length > 0) errors.push(resourceError(CLUSTER, resource.name, issues));
       else changed.push(versioned(resource, config));
     }

@@ -48,7 +48,13 @@ export class XdsConfig implements AdsHandler {
     const clientLog = log.child({ xds: ads.protocol });
     this.client =
       ads.protocol === 'delta' ? new AdsClient(DELTA_PROTOCOL, options, this, clientLog) : new AdsClient(SOTW_PROTOCOL, options, this, clientLog);
-    this.clusters = new XdsClusters(host.clusters, bootstrap.clusters, (names) => this.client.subscribe(CLUSTER_LOAD_ASSIGNMENT, names), log);
+    this.clusters = new XdsClusters(
+      host.clusters,
+      bootstrap.clusters,
+      (names) => this.client.subscribe(CLUSTER_LOAD_ASSIGNMENT, names),
+      log,
+      bootstrap.node.locality,
+    );
     this.listeners = new XdsListeners(host, bootstrap.listeners, (names) => this.client.subscribe(ROUTE_CONFIGURATION, names), log);
   }
 

@@ -4,6 +4,7 @@ import { buildPrioritySet, type LoadBalancingPolicy } from './priority-set';
 import { createRandom } from './random';
 import { createRingHash } from './ring-hash';
 import { createRoundRobin } from './weighted-round-robin';
+import type { ZoneAwareOptions } from './zone-aware';
 
 /**
  * Picks one upstream host per request. A picker is built for one host set and never sees the
@@ -44,6 +45,13 @@ export interface LoadBalancerOptions {
   readonly overprovisioningFactor?: number;
   /** `common_lb_config.healthy_panic_threshold`, in percent. Default 50; 0 disables panic. */
   readonly panicThresholdPercent?: number;
+  /**
+   * `common_lb_config.zone_aware_lb_config` with the proxy's own locality: zone-aware routing at
+   * priority 0 (not with locality weighting or consistent hashing, as in Envoy).
+   */
+  readonly zoneAware?: ZoneAwareOptions;
+  /** `zone_aware_lb_config.fail_traffic_on_panic`: a level in panic finds no host instead of using all of them. */
+  readonly failTrafficOnPanic?: boolean;
   /** Default Math.random; tests inject a deterministic one. */
   readonly random?: RandomSource;
 }

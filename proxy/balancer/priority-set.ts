@@ -7,6 +7,7 @@ import type {
   RandomSource,
 } from './load-balancer';
 import { NO_HOST } from './no-host';
+import { computeZoneRouting, isLocalLocality, ZoneAwarePicker } from './zone-aware';
 
 export const DEFAULT_OVERPROVISIONING_FACTOR = 140;
 export const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;
@@ -165,11 +166,17 @@ function groupByPriority(hosts: readonly BalancerHost[]): BalancerHost[][] {
 
 function buildLevel(
   level: readonly BalancerHost[],
+  priority: number,
   panic: boolean,
   policy: LoadBalancingPolicy,
   options: LoadBalancerOptions,
 ): LoadBalancer {
+  if (panic && options.failTrafficOnPanic) return NO_HOST;
   const eligible = panic ? level : level.filter((h) => h.healthy);
+  // Envoy routes by zone at P0 only, never in panic, and not with locality weighting or a consistent hash.
+  if (options.zoneAware !== undefined && priority === 0 && !panic && !options.localityWeighted && !policy.consistentHashing) {
+    return buildZoneAware(level, eligible, policy, options);
+  }
   // Envoy skips locality selection in panic: the whole level is eligible as one set.
   if (!options.localityWeighted || panic || policy.consistentHashing) {
     return policy.factory(eligible, options);
@@ -195,6 +202,34 @@ function buildLevel(
   return pickers.length === 1 ? pickers[0] : new LocalityPicker(weights, pickers);
 }
 
+/** Zone-aware routing over one (non-panic) level, or the plain picker when it does not apply. */
+function buildZoneAware(
+  level: readonly BalancerHost[],
+  healthy: readonly BalancerHost[],
+  policy: LoadBalancingPolicy,
+  options: LoadBalancerOptions,
+): LoadBalancer {
+  const zoneAware = options.zoneAware!;
+  const all = policy.factory(healthy, options);
+  const localities = groupBy(level, (h) => h.locality);
+  const healthyByLocality = localities.map((l) => l.filter((h) => h.healthy));
+  const routing = computeZoneRouting(
+    localities.map((l, i) => ({ local: isLocalLocality(l[0].locality, zoneAware.localLocality), healthy: healthyByLocality[i].length })),
+    zoneAware.minClusterSize,
+  );
+  if (routing.kind === 'none' || zoneAware.routingEnabledPercent <= 0) return all;
+  const pickers = healthyByLocality.map((hosts) => (hosts.length === 0 ? NO_HOST : policy.factory(hosts, options)));
+  if (routing.kind === 'direct' && zoneAware.routingEnabledPercent >= 100) return pickers[routing.local];
+  return new ZoneAwarePicker(
+    routing,
+    pickers,
+    healthyByLocality.map((h) => h.length),
+    all,
+    zoneAware.routingEnabledPercent,
+    options.random ?? Math.random,
+  );
+}
+
 /**
  * Builds the picker for a whole cluster: Envoy's priority levels, panic threshold and
  * (optionally) locality weighting around one policy. Per-pick cost is only what the hosts
@@ -214,7 +249,7 @@ export function buildPrioritySet(
     options.panicThresholdPercent,
   );
   const pickers = levels.map((level, p) =>
-    load[p] === 0 ? NO_HOST : buildLevel(level, panic[p], policy, options),
+    load[p] === 0 ? NO_HOST : buildLevel(level, p, panic[p], policy, options),
   );
   const only = load.indexOf(100);
   if (only >= 0) return pickers[only];

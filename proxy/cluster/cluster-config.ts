@@ -1,4 +1,7 @@
 import type { LoadBalancerOptions } from '../balancer/load-balancer';
+import type { CircuitBreakerThresholds } from './circuit-breakers';
+import type { HealthCheckConfig } from './health-checker';
+import type { OutlierDetectionConfig } from './outlier-detector';
 
 /** How a cluster finds its endpoints (Envoy's `Cluster.type`). */
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS';
@@ -40,7 +43,18 @@ export interface ClusterConfig {
   readonly idleTimeoutMs: number;
   /** 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
+  /** The DEFAULT-priority circuit breakers' `max_connections` (cluster-wide). */
   readonly maxConnections: number;
+  /** `circuit_breakers.thresholds[]` for priority DEFAULT (Envoy's defaults when absent). */
+  readonly circuitBreakers: CircuitBreakerThresholds;
+  /** Priority HIGH thresholds: parsed and shown, but meshlet's routes are all DEFAULT priority. */
+  readonly circuitBreakersHigh: CircuitBreakerThresholds | undefined;
+  /** `circuit_breakers.per_host_thresholds[].max_connections` (DEFAULT priority); undefined = no per-host limit. */
+  readonly perHostMaxConnections: number | undefined;
+  /** `outlier_detection`; undefined = no outlier detection. */
+  readonly outlierDetection: OutlierDetectionConfig | undefined;
+  /** `health_checks[0]`; undefined = no active health checking. */
+  readonly healthCheck: HealthCheckConfig | undefined;
   /** The decoded Envoy Cluster, for /config_dump. */
   readonly source: unknown;
 }

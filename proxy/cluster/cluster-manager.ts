@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ProxyStats } from '../metrics/proxy-stats';
 import { Cluster } from './cluster';
+import type { BreakerGauges } from './circuit-breakers';
 import type { ClusterConfig, EndpointAssignment } from './cluster-config';
 
 /**
@@ -90,6 +91,15 @@ export class ClusterManager {
       stats.clusterRqActive.cell(cluster.name).value = active;
       stats.clusterMembershipTotal.cell(cluster.name).value = cluster.hosts.length;
       stats.clusterMembershipHealthy.cell(cluster.name).value = healthy;
+      if (cluster.outlier !== undefined) stats.outlierEjectionsActive.cell(cluster.name).value = cluster.outlier.activeEjections;
+      if (cluster.healthChecker !== undefined) stats.healthCheckHealthy.cell(cluster.name).value = cluster.healthChecker.healthyCount();
+      const gauges = cluster.breakers.gauges();
+      const trackRemaining = cluster.config.circuitBreakers.trackRemaining === true;
+      for (const field of Object.keys(gauges) as (keyof BreakerGauges)[]) {
+        // As Envoy: remaining_* only with track_remaining.
+        if (!trackRemaining && field.startsWith('remaining')) continue;
+        stats.circuitBreakers[field].cell(cluster.name).value = gauges[field];
+      }
     }
   }
 

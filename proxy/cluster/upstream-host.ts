@@ -7,6 +7,7 @@ const Pool: typeof PoolType = require('undici/lib/dispatcher/pool');
 type Pool = PoolType;
 import type { BalancerHost } from '../balancer/host';
 import type { ClusterConfig, EndpointConfig } from './cluster-config';
+import { FAILED_FLAGS, HealthFlag } from './health-flags';
 
 /**
  * One endpoint of a cluster: what the balancer sees, plus the keep-alive pool to it.
@@ -16,15 +17,42 @@ import type { ClusterConfig, EndpointConfig } from './cluster-config';
 export class UpstreamHost implements BalancerHost {
   readonly key: string;
   activeRequests = 0;
-  healthy: boolean;
+  /** Envoy's health flags (HealthFlag bits); the host is healthy when no FAILED_* flag is set. */
+  healthFlags: number;
+  /** The pool's size, fixed when the pool is created; undefined before. */
+  private poolLimit: number | undefined;
   private connectionPool: Pool | undefined;
 
   constructor(
     readonly endpoint: EndpointConfig,
     private readonly cluster: ClusterConfig,
+    /** Called once, when the pool is created: the most connections this host may open. */
+    private readonly limitConnections: () => number = () => cluster.maxConnections,
   ) {
     this.key = `${endpoint.address}:${endpoint.port}`;
-    this.healthy = endpoint.healthy;
+    this.healthFlags = endpoint.healthy ? 0 : HealthFlag.FAILED_EDS_HEALTH;
+  }
+
+  /** The most connections this host's pool opens (requests beyond wait in its queue). */
+  get connectionLimit(): number {
+    const limit = this.poolLimit ?? this.limitConnections();
+    return limit > 0 ? limit : Infinity;
+  }
+
+  /** Not failed by EDS health, active health checking or outlier detection (what the balancer reads). */
+  get healthy(): boolean {
+    return (this.healthFlags & FAILED_FLAGS) === 0;
+  }
+
+  hasFlag(flag: number): boolean {
+    return (this.healthFlags & flag) !== 0;
+  }
+
+  /** Sets or clears `flag`; true when the host's healthy/unhealthy state changed. */
+  setFlag(flag: number, on: boolean): boolean {
+    const wasHealthy = this.healthy;
+    this.healthFlags = on ? this.healthFlags | flag : this.healthFlags & ~flag;
+    return wasHealthy !== this.healthy;
   }
 
   /**
@@ -38,8 +66,9 @@ export class UpstreamHost implements BalancerHost {
   private createPool(): Pool {
     const { endpoint, cluster } = this;
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
+    const limit = (this.poolLimit = this.limitConnections());
     return new Pool(`http://${host}:${endpoint.port}`, {
-      connections: cluster.maxConnections || null,
+      connections: limit > 0 ? limit : null,
       pipelining: 1,
       keepAliveTimeout: cluster.idleTimeoutMs,
       keepAliveMaxTimeout: cluster.idleTimeoutMs,
@@ -69,6 +98,11 @@ export class UpstreamHost implements BalancerHost {
   /** Connections currently open to this host. */
   get connections(): number {
     return this.connectionPool?.stats.connected ?? 0;
+  }
+
+  /** Requests waiting for a connection (queued in the pool, or waiting for their connection to open). */
+  get pendingRequests(): number {
+    return this.connectionPool?.stats.pending ?? 0;
   }
 
   async close(): Promise<void> {

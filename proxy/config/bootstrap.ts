@@ -70,7 +70,7 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
   (bootstrap.static_resources?.clusters ?? []).forEach((raw: any, i: number) => {
     const path = `static_resources.clusters[${i}]`;
     if (clusters.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate cluster name "${raw.name}"` });
-    const cluster = parseCluster(raw, path, issues, { ads: hasAds, grpc: raw.name === adsCluster });
+    const cluster = parseCluster(raw, path, issues, { ads: hasAds, grpc: raw.name === adsCluster, localLocality: bootstrap.node?.locality });
     if (cluster) clusters.set(cluster.name, cluster);
   });
   const ads = parseDynamicResources(bootstrap.dynamic_resources, 'dynamic_resources', issues, clusters);

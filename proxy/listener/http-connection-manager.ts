@@ -4,6 +4,7 @@ import { hash32 } from '../balancer/hash';
 import type { PickContext } from '../balancer/host';
 import type { ClusterManager } from '../cluster/cluster-manager';
 import type { ListenerStats } from '../metrics/proxy-stats';
+import { takeRetryHeaders } from '../router/retry-headers';
 import type { HeaderContext, RouteRequest } from '../router/route-table';
 import { UpstreamRequest } from '../upstream/upstream-request';
 import type { AccessLogger } from './access-log';
@@ -11,7 +12,7 @@ import { firstHeaderValue as headerValue, removeHeader, setHeader } from '../rou
 import { isInternalAddress, trustedClientAddress } from './client-address';
 import { copyEndToEnd } from './hop-by-hop';
 import type { HttpConnectionManagerConfig } from './listener-config';
-import { ResponseFlag } from './response-flags';
+import { ResponseFlag, type ResponseFlags } from './response-flags';
 import { StreamInfo } from './stream-info';
 
 /**
@@ -60,6 +61,10 @@ export class HttpConnectionManager {
     if (config.routeTable.hasInternalOnlyHeaders && !isInternalAddress(this.clientAddress(req, headers))) {
       config.routeTable.removeInternalOnlyHeaders(headers);
     }
+    // Envoy's router consumes the retry headers (x-envoy-retry-on, x-envoy-max-retries, ...)
+    // from every request and honours them only from internal clients.
+    let retryHeaders = takeRetryHeaders(headers);
+    if (retryHeaders !== undefined && !isInternalAddress(this.clientAddress(req, headers))) retryHeaders = undefined;
     const route = config.routeTable.route(request);
     if (route === undefined) return this.localReply(info, 404, ResponseFlag.NoRouteFound, 'no route matched the request\n');
     info.route = route;
@@ -99,7 +104,7 @@ export class HttpConnectionManager {
 
     const upstreamPath = route.rewritePath(path) + (q === -1 ? '' : url.slice(q));
     const hasBody = chunked || (headerValue(headers, 'content-length') ?? '0') !== '0';
-    new UpstreamRequest(this, info, cluster, host, choice, context).send(request.method, upstreamPath, headers, hasBody ? req : null);
+    new UpstreamRequest(this, info, cluster, host, choice, context, pick).send(request.method, upstreamPath, headers, hasBody ? req : null, retryHeaders);
   }
 
   /** Called exactly once per request, when its response is complete or abandoned. */
@@ -114,12 +119,17 @@ export class HttpConnectionManager {
     cells.grid.observe(info.gridMs / 1000);
     cells.overhead.observe((totalMs - info.gridMs) / 1000);
     this.stats.responseClass(info.status);
-    if (info.responseFlag !== '') this.stats.responseFlag(info.responseFlag);
+    const flags = info.responseFlag;
+    if (flags !== '') {
+      // Each flag counts on its own (`UF,URX` counts UF and URX).
+      if (flags.indexOf(',') === -1) this.stats.responseFlag(flags);
+      else for (const flag of flags.split(',')) this.stats.responseFlag(flag);
+    }
     if (this.accessLog.enabled) this.accessLog.log(info, totalMs);
   }
 
   /** A response the proxy generates itself, with the reason in the body and the response flag in a header. */
-  localReply(info: StreamInfo, status: number, flag: ResponseFlag, body: string): void {
+  localReply(info: StreamInfo, status: number, flag: ResponseFlags, body: string): void {
     info.responseFlag = flag;
     const res = info.res;
     if (res.headersSent) {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MatchedRoute } from '../router/route-table';
 import type { UpstreamHost } from '../cluster/upstream-host';
-import type { ResponseFlag } from './response-flags';
+import type { ResponseFlags } from './response-flags';
 
 /**
  * What is known of one request as it goes through the proxy (Envoy's StreamInfo):
@@ -16,11 +16,19 @@ export class StreamInfo {
   route: MatchedRoute | undefined = undefined;
   clusterName = '';
   upstreamHost: UpstreamHost | undefined = undefined;
-  responseFlag: ResponseFlag | '' = '';
+  /** Envoy's response flags, comma-separated when several apply (`UF,URX`). */
+  responseFlag: ResponseFlags = '';
   status = 0;
   bytesSent = 0;
   requestId = '';
   finished = false;
+  /** Upstream attempts sent: 1 plus the retries (0 when the proxy answered itself). */
+  attempts = 0;
+  /**
+   * Why a request that the route would retry could not be: '' normally, or e.g.
+   * 'request body not buffered (chunked)' — a streamed body cannot be replayed.
+   */
+  retryNotPossible = '';
 
   constructor(
     readonly req: IncomingMessage,

@@ -1,5 +1,18 @@
 import { Registry } from 'prom-client';
-import { CounterFamily, GaugeFamily, HistogramFamily, type CounterCell, type HistogramCell } from './metric-family';
+import type { BreakerGauges } from '../cluster/circuit-breakers';
+import { CounterFamily, GaugeFamily, HistogramFamily, type Aggregator, type CounterCell, type HistogramCell } from './metric-family';
+
+/** The circuit breaker gauges: Envoy's names under `circuit_breakers.default.`, and how workers combine. */
+const BREAKER_GAUGES: Record<keyof BreakerGauges, readonly [string, string, Aggregator]> = {
+  cxOpen: ['cx_open', 'Whether the max_connections circuit breaker is at its limit (0/1)', 'max'],
+  rqPendingOpen: ['rq_pending_open', 'Whether the max_pending_requests circuit breaker is at its limit (0/1)', 'max'],
+  rqOpen: ['rq_open', 'Whether the max_requests circuit breaker is at its limit (0/1)', 'max'],
+  rqRetryOpen: ['rq_retry_open', 'Whether the max_retries circuit breaker (or retry budget) is at its limit (0/1)', 'max'],
+  remainingCx: ['remaining_cx', 'Connections left before the max_connections circuit breaker (with track_remaining)', 'sum'],
+  remainingPending: ['remaining_pending', 'Pending requests left before the max_pending_requests circuit breaker (with track_remaining)', 'sum'],
+  remainingRq: ['remaining_rq', 'Requests left before the max_requests circuit breaker (with track_remaining)', 'sum'],
+  remainingRetries: ['remaining_retries', 'Retries left before the max_retries circuit breaker or retry budget (with track_remaining)', 'sum'],
+};
 
 /**
  * Latency buckets in seconds: fine below a millisecond, where a proxy's own
@@ -36,11 +49,40 @@ const CLUSTER_COUNTERS = {
   rqPendingOverflow: ['upstream_rq_pending_overflow', 'Requests refused by the max_pending_requests / max_requests circuit breakers'],
   cxOverflow: ['upstream_cx_overflow', 'Connections refused by the max_connections circuit breaker'],
   outlierEjections: ['outlier_detection_ejections_enforced_total', 'Hosts ejected by outlier detection'],
+  outlierEjectionsOverflow: ['outlier_detection_ejections_overflow', 'Outlier ejections not done because max_ejection_percent was reached'],
+  outlierDetectedConsecutive5xx: ['outlier_detection_ejections_detected_consecutive_5xx', 'Consecutive 5xx outliers detected (enforced or not)'],
+  outlierEnforcedConsecutive5xx: ['outlier_detection_ejections_enforced_consecutive_5xx', 'Consecutive 5xx ejections enforced'],
+  outlierDetectedConsecutiveGatewayFailure: ['outlier_detection_ejections_detected_consecutive_gateway_failure', 'Consecutive gateway failure outliers detected'],
+  outlierEnforcedConsecutiveGatewayFailure: ['outlier_detection_ejections_enforced_consecutive_gateway_failure', 'Consecutive gateway failure ejections enforced'],
+  outlierDetectedConsecutiveLocalOriginFailure: [
+    'outlier_detection_ejections_detected_consecutive_local_origin_failure',
+    'Consecutive local origin failure outliers detected',
+  ],
+  outlierEnforcedConsecutiveLocalOriginFailure: [
+    'outlier_detection_ejections_enforced_consecutive_local_origin_failure',
+    'Consecutive local origin failure ejections enforced',
+  ],
+  outlierDetectedSuccessRate: ['outlier_detection_ejections_detected_success_rate', 'Success rate outliers detected'],
+  outlierEnforcedSuccessRate: ['outlier_detection_ejections_enforced_success_rate', 'Success rate ejections enforced'],
+  outlierDetectedLocalOriginSuccessRate: ['outlier_detection_ejections_detected_local_origin_success_rate', 'Local origin success rate outliers detected'],
+  outlierEnforcedLocalOriginSuccessRate: ['outlier_detection_ejections_enforced_local_origin_success_rate', 'Local origin success rate ejections enforced'],
+  outlierDetectedFailurePercentage: ['outlier_detection_ejections_detected_failure_percentage', 'Failure percentage outliers detected'],
+  outlierEnforcedFailurePercentage: ['outlier_detection_ejections_enforced_failure_percentage', 'Failure percentage ejections enforced'],
+  outlierDetectedLocalOriginFailurePercentage: [
+    'outlier_detection_ejections_detected_local_origin_failure_percentage',
+    'Local origin failure percentage outliers detected',
+  ],
+  outlierEnforcedLocalOriginFailurePercentage: [
+    'outlier_detection_ejections_enforced_local_origin_failure_percentage',
+    'Local origin failure percentage ejections enforced',
+  ],
   healthCheckAttempt: ['health_check_attempt', 'Active health checks sent'],
-  healthCheckFailure: ['health_check_failure', 'Active health checks that failed'],
+  healthCheckSuccess: ['health_check_success', 'Active health checks that passed'],
+  healthCheckFailure: ['health_check_failure', 'Active health checks that failed (any reason)'],
+  healthCheckNetworkFailure: ['health_check_network_failure', 'Active health checks that failed on the network (connect failure, reset, timeout)'],
 } as const satisfies Record<string, readonly [string, string]>;
 
-type ClusterCounterName = keyof typeof CLUSTER_COUNTERS;
+export type ClusterCounterName = keyof typeof CLUSTER_COUNTERS;
 
 /** Per-cluster counters, resolved once per cluster so the request path only increments fields. */
 export type ClusterStats = ClusterStatsCells & { [K in ClusterCounterName]: CounterCell };
@@ -195,6 +237,10 @@ export class ProxyStats {
   readonly clusterRqActive: GaugeFamily;
   readonly clusterMembershipTotal: GaugeFamily;
   readonly clusterMembershipHealthy: GaugeFamily;
+  readonly outlierEjectionsActive: GaugeFamily;
+  readonly healthCheckHealthy: GaugeFamily;
+  /** Envoy's `circuit_breakers.default.*` gauges, by field of BreakerGauges. */
+  readonly circuitBreakers: Record<keyof BreakerGauges, GaugeFamily>;
 
   // xDS: whether config reaches this proxy, and which.
   readonly cdsUpdateSuccess = new CounterFamily('envoy_cluster_manager_cds_update_success', 'CDS responses accepted', []);
@@ -225,6 +271,20 @@ export class ProxyStats {
     // Every worker sees the same membership: across workers it is the max, not the sum.
     this.clusterMembershipTotal = new GaugeFamily('envoy_cluster_membership_total', 'Hosts in the cluster', ['envoy_cluster_name'], refreshClusters, 'max');
     this.clusterMembershipHealthy = new GaugeFamily('envoy_cluster_membership_healthy', 'Healthy hosts in the cluster', ['envoy_cluster_name'], refreshClusters, 'max');
+    this.outlierEjectionsActive = new GaugeFamily(
+      'envoy_cluster_outlier_detection_ejections_active',
+      'Hosts currently ejected by outlier detection',
+      ['envoy_cluster_name'],
+      refreshClusters,
+      'max',
+    );
+    this.healthCheckHealthy = new GaugeFamily('envoy_cluster_health_check_healthy', 'Hosts passing active health checks', ['envoy_cluster_name'], refreshClusters, 'max');
+    this.circuitBreakers = Object.fromEntries(
+      Object.entries(BREAKER_GAUGES).map(([field, [name, help, aggregator]]) => [
+        field,
+        new GaugeFamily(`envoy_cluster_circuit_breakers_default_${name}`, help, ['envoy_cluster_name'], refreshClusters, aggregator),
+      ]),
+    ) as Record<keyof BreakerGauges, GaugeFamily>;
     // With --workers each worker has its own stream: summed, this is the number of connected workers.
     this.controlPlaneConnected = new GaugeFamily('envoy_control_plane_connected_state', 'Whether the ADS stream to the control plane is up (1) or not (0)', [], refreshXds);
     this.xdsLastAckVersion = new GaugeFamily(
@@ -257,6 +317,9 @@ export class ProxyStats {
       this.clusterRqActive,
       this.clusterMembershipTotal,
       this.clusterMembershipHealthy,
+      this.outlierEjectionsActive,
+      this.healthCheckHealthy,
+      ...Object.values(this.circuitBreakers),
       this.cdsUpdateSuccess,
       this.cdsUpdateRejected,
       this.ldsUpdateSuccess,

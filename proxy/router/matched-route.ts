@@ -6,13 +6,21 @@ import { compileHashPolicy, type HashPolicy } from './hash-policy';
 import { compileHeaderMutations, type HeaderMutation, type HeaderMutations } from './header-mutation';
 import { compilePathRewrite, type PathRewrite } from './path-rewrite';
 import { compileRedirect, type Redirect } from './redirect';
-import type { RetryPolicy, Route, RouteAction } from './route-configuration';
+import type { RetryPolicy as RetryPolicyConfig, Route, RouteAction } from './route-configuration';
+import { compileRetryPolicy, type RetryPolicy } from './retry-policy';
 import { compileRouteMatch, type RouteMatcher } from './route-matcher';
 import type { HeaderContext, RouteRequest } from './route-request';
 import { checkSupportedFields, fieldPath, presentFields } from './supported-fields';
 
 /** Envoy's route timeout when RouteAction.timeout is absent. */
 const DEFAULT_TIMEOUT_MS = 15000;
+
+/**
+ * How much of a request body meshlet buffers so that a retry can replay it, when neither the
+ * route nor its virtual host sets per_request_buffer_limit_bytes (Envoy falls back to the
+ * listener's 1 MiB connection buffer; a sidecar keeps it small).
+ */
+export const DEFAULT_PER_REQUEST_BUFFER_LIMIT_BYTES = 16 * 1024;
 
 export type RouteKind = 'cluster' | 'direct_response' | 'redirect';
 
@@ -27,7 +35,9 @@ interface MatchedRouteParts {
   readonly hostRewriteLiteral?: string;
   readonly autoHostRewrite?: boolean;
   readonly timeoutMs?: number;
-  readonly retryPolicy?: RetryPolicy;
+  readonly retryPolicy?: RetryPolicyConfig;
+  readonly retry?: RetryPolicy;
+  readonly perRequestBufferLimitBytes?: number;
   readonly hashPolicy?: HashPolicy;
   readonly requestMutations: readonly HeaderMutation[];
   readonly responseMutations: readonly HeaderMutation[];
@@ -50,8 +60,12 @@ export class MatchedRoute {
   readonly autoHostRewrite: boolean;
   /** 0 disables the timeout. */
   readonly timeoutMs: number;
-  /** The raw RetryPolicy (the route's, else the virtual host's), for the retry logic to compile. */
-  readonly retryPolicy: RetryPolicy | undefined;
+  /** The raw RetryPolicy (the route's, else the virtual host's), as configured. */
+  readonly retryPolicy: RetryPolicyConfig | undefined;
+  /** The same, compiled (proxy/router/retry-policy.ts); undefined when the route has none. */
+  readonly retry: RetryPolicy | undefined;
+  /** per_request_buffer_limit_bytes (the route's, else the virtual host's): the largest body a retry can replay. */
+  readonly perRequestBufferLimitBytes: number;
   readonly hashPolicy: HashPolicy | undefined;
   /**
    * Whether header mutations or hashing read a HeaderContext; when false the caller
@@ -76,6 +90,8 @@ export class MatchedRoute {
     this.autoHostRewrite = parts.autoHostRewrite ?? false;
     this.timeoutMs = parts.timeoutMs ?? 0;
     this.retryPolicy = parts.retryPolicy;
+    this.retry = parts.retry;
+    this.perRequestBufferLimitBytes = parts.perRequestBufferLimitBytes ?? DEFAULT_PER_REQUEST_BUFFER_LIMIT_BYTES;
     this.hashPolicy = parts.hashPolicy;
     this.requestMutations = parts.requestMutations;
     this.responseMutations = parts.responseMutations;
@@ -130,7 +146,10 @@ export interface RouteScope {
   readonly configMutations: HeaderMutations;
   readonly mostSpecificHeaderMutationsWins: boolean;
   readonly maxDirectResponseBodyBytes: number;
-  readonly virtualHostRetryPolicy: RetryPolicy | undefined;
+  readonly virtualHostRetryPolicy: RetryPolicyConfig | undefined;
+  /** The virtual host's retry_policy compiled (once, at the virtual host's path). */
+  readonly virtualHostRetry: RetryPolicy | undefined;
+  readonly virtualHostBufferLimitBytes: number | undefined;
 }
 
 export interface CompiledRoute {
@@ -174,6 +193,7 @@ export function compileRoute(
     virtualHostName: scope.virtualHostName,
     requestMutations: ordered('request'),
     responseMutations: ordered('response'),
+    perRequestBufferLimitBytes: config.per_request_buffer_limit_bytes ?? scope.virtualHostBufferLimitBytes,
   };
 
   const actions = presentFields(config, ACTIONS);
@@ -211,7 +231,7 @@ function compileRouteAction(
   action: RouteAction,
   matchedPrefixLength: number | undefined,
   scope: RouteScope,
-  common: Pick<MatchedRouteParts, 'name' | 'virtualHostName' | 'requestMutations' | 'responseMutations'>,
+  common: Pick<MatchedRouteParts, 'name' | 'virtualHostName' | 'requestMutations' | 'responseMutations' | 'perRequestBufferLimitBytes'>,
   path: string,
   issues: ConfigIssue[],
 ): MatchedRoute | undefined {
@@ -230,6 +250,9 @@ function compileRouteAction(
   if (timeoutMs < 0) issues.push({ path: fieldPath(path, 'timeout'), message: 'must not be negative' });
   const pathRewrite = compilePathRewrite(action, matchedPrefixLength, path, issues);
   const hashPolicy = compileHashPolicy(action.hash_policy ?? [], fieldPath(path, 'hash_policy'), issues);
+  // A route's retry_policy replaces its virtual host's whole, as in Envoy.
+  const retry =
+    action.retry_policy !== undefined ? compileRetryPolicy(action.retry_policy, fieldPath(path, 'retry_policy'), issues) : scope.virtualHostRetry;
   if (clusters === undefined) return undefined;
   return new MatchedRoute({
     ...common,
@@ -241,6 +264,7 @@ function compileRouteAction(
     autoHostRewrite: action.auto_host_rewrite === true,
     timeoutMs,
     retryPolicy: action.retry_policy ?? scope.virtualHostRetryPolicy,
+    retry,
     hashPolicy,
   });
 }

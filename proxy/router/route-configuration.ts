@@ -30,6 +30,8 @@ export interface VirtualHost {
   readonly response_headers_to_add?: readonly HeaderValueOption[];
   readonly response_headers_to_remove?: readonly string[];
   readonly retry_policy?: RetryPolicy;
+  /** google.protobuf.UInt32Value: the largest request body buffered for retries. */
+  readonly per_request_buffer_limit_bytes?: number;
 }
 
 export interface Route {
@@ -42,6 +44,8 @@ export interface Route {
   readonly request_headers_to_remove?: readonly string[];
   readonly response_headers_to_add?: readonly HeaderValueOption[];
   readonly response_headers_to_remove?: readonly string[];
+  /** google.protobuf.UInt32Value: the largest request body buffered for retries. */
+  readonly per_request_buffer_limit_bytes?: number;
 }
 
 export interface RouteMatch {
@@ -119,8 +123,7 @@ export interface RouteAction {
 }
 
 /**
- * envoy.config.route.v3.RetryPolicy, passed through unread: retries are implemented elsewhere,
- * which is where its fields get validated.
+ * envoy.config.route.v3.RetryPolicy as decoded; compiled and validated by retry-policy.ts.
  */
 export type RetryPolicy = Readonly<Record<string, unknown>>;
 

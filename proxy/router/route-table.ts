@@ -6,6 +6,7 @@ import { compileRoute, type CompiledRoute, type MatchedRoute, type RouteScope } 
 import type { RouteConfiguration, VirtualHost } from './route-configuration';
 import type { RouteMatcher } from './route-matcher';
 import type { RouteRequest } from './route-request';
+import { compileRetryPolicy } from './retry-policy';
 import { checkSupportedFields, fieldPath } from './supported-fields';
 import { buildVirtualHostSelector, type PortStripping, type VirtualHostSelector } from './virtual-host-selector';
 
@@ -115,6 +116,8 @@ function compileVirtualHost(
     virtualHostName: name,
     virtualHostMutations: compileHeaderMutations(vhost, path, issues),
     virtualHostRetryPolicy: vhost.retry_policy,
+    virtualHostRetry: vhost.retry_policy === undefined ? undefined : compileRetryPolicy(vhost.retry_policy, fieldPath(path, 'retry_policy'), issues),
+    virtualHostBufferLimitBytes: vhost.per_request_buffer_limit_bytes,
   };
   const routes = (vhost.routes ?? [])
     .map((route, i) => compileRoute(route, i, scope, fieldPath(path, `routes[${i}]`), issues))

@@ -28,6 +28,7 @@ const SUPPORTED_FIELDS = {
     'response_headers_to_add',
     'response_headers_to_remove',
     'retry_policy',
+    'per_request_buffer_limit_bytes',
   ],
   Route: [
     'name',
@@ -39,6 +40,7 @@ const SUPPORTED_FIELDS = {
     'request_headers_to_remove',
     'response_headers_to_add',
     'response_headers_to_remove',
+    'per_request_buffer_limit_bytes',
   ],
   RouteMatch: ['prefix', 'path', 'safe_regex', 'path_separated_prefix', 'case_sensitive', 'headers', 'query_parameters'],
   HeaderMatcher: [

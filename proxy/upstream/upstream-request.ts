@@ -1,111 +1,367 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { PickContext } from '../balancer/host';
 import type { Cluster } from '../cluster/cluster';
 import type { UpstreamHost } from '../cluster/upstream-host';
 import { copyEndToEnd } from '../listener/hop-by-hop';
-import { setHeader } from '../router/flat-headers';
 import type { HttpConnectionManager } from '../listener/http-connection-manager';
-import { ResponseFlag } from '../listener/response-flags';
+import { ResponseFlag, withFlag } from '../listener/response-flags';
 import type { StreamInfo } from '../listener/stream-info';
+import { firstHeaderValue, setHeader } from '../router/flat-headers';
+import {
+  decideRetry,
+  DEFAULT_RETRY_POLICY,
+  isKeepAliveRace,
+  RetryState,
+  selectRetryHost,
+  type AttemptEnd,
+  type RetryPolicy,
+  type RetryRequestHeaders,
+} from '../router/retry-policy';
 import type { ClusterChoice, HeaderContext } from '../router/route-table';
+import { AttemptHandler, type AttemptSink } from './attempt-handler';
+import { dispatchOnNewConnection, onNewConnection } from './connections';
+import {
+  CONNECT_FAILURE,
+  CONNECT_FAILURE_END,
+  PER_TRY_TIMEOUT_END,
+  RESET,
+  RESET_BEFORE_REQUEST_END,
+  RESET_END,
+  responseOutcome,
+  TIMEOUT,
+} from './outcomes';
+import { bufferableLength, bufferRequestBody } from './request-body';
+
+/** The request's HeaderContext, whose upstream fields follow the host of the current attempt. */
+export type UpstreamContext = HeaderContext & { upstreamRemoteAddress: string | undefined; upstreamRemotePort: number | undefined };
+
+/** undici error codes of a connection that could not be opened (the rest, after onConnect, are resets). */
+const CONNECT_ERRORS: ReadonlySet<string | undefined> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** A retried response's body is read and dropped (keeping its connection) when this small; a larger one is reset. */
+const DRAIN_LIMIT_BYTES = 64 * 1024;
 
 /**
- * One request to one upstream host, streamed both ways: it is undici's dispatch
- * handler, so response bytes go from the upstream socket to the downstream
+ * One downstream request sent upstream, streamed both ways: it is undici's dispatch handler
+ * of its first attempt, so response bytes go from the upstream socket to the downstream
  * response with backpressure and no intermediate stream objects.
  *
- * S_grid runs from the moment undici writes the request on an upstream
- * connection (`onConnect`) until the upstream response is complete or fails;
- * connection set-up and pool queueing before that count as proxy overhead.
+ * Envoy's router, for one request: circuit breakers (a request slot for the whole request, a
+ * retry slot per retry), the route timeout over all attempts, and — when the route has a retry
+ * policy — per-try timeouts, the retry decision (proxy/router/retry-policy.ts, pure) and the
+ * backoff between attempts, each retry on a host picked anew (previous_hosts: failover). An
+ * attempt's response goes downstream only once it is accepted (not retried); from then on
+ * the request cannot be retried. Without a retry policy none of that state exists: the
+ * request costs what it did before retries (no buffering, no extra objects).
+ *
+ * S_grid runs, per attempt, from the moment undici writes the request on an upstream
+ * connection (`onConnect`) until the upstream response is complete, fails, or is given up on;
+ * connection set-up, pool queueing and the wait between attempts count as proxy overhead.
  */
-export class UpstreamRequest implements Dispatcher.DispatchHandler {
-  private abortUpstream: ((reason?: Error) => void) | undefined;
+export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink {
+  // The current attempt.
+  /** 0 for the first attempt (this object is its handler); each retry gets the next id and an AttemptHandler. */
+  private attempt = 0;
+  private attemptLive = false;
+  private abortUpstream: ((reason?: Error) => void) | undefined = undefined;
   private attemptStartMs = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private reusedConnection = false;
+  private perTryTimer: NodeJS.Timeout | undefined = undefined;
+
+  // The request.
+  private timer: NodeJS.Timeout | undefined = undefined;
   private done = false;
-  private resumeUpstream: (() => void) | undefined;
+  /** Response headers went downstream: nothing can be retried any more. */
+  private responseStarted = false;
+  private resumeUpstream: (() => void) | undefined = undefined;
+  private holdsRequestSlot = false;
+  private method = '';
+  private path = '';
+  private headers: string[] = [];
+  private body: IncomingMessage | Buffer | null = null;
+  private bodyComplete = true;
+  private keepAliveResent = false;
+
+  // Retries: set only when the route (or an internal client's header) enables them.
+  private retry: RetryState | undefined = undefined;
+  private policy: RetryPolicy | undefined = undefined;
+  private attempted: UpstreamHost[] | undefined = undefined;
+  private backoffTimer: NodeJS.Timeout | undefined = undefined;
+  private holdsRetrySlot = false;
 
   constructor(
     private readonly hcm: HttpConnectionManager,
     private readonly info: StreamInfo,
     private readonly cluster: Cluster,
-    private readonly host: UpstreamHost,
+    private host: UpstreamHost,
     private readonly choice: ClusterChoice,
     /** Present when the route's header mutations need it (MatchedRoute.usesContext). */
-    private readonly context: HeaderContext | undefined,
+    private readonly context: UpstreamContext | undefined,
+    /** The balancer input (hash) of the first pick, reused for retries' picks. */
+    private readonly pickContext: PickContext | undefined,
   ) {}
 
-  send(method: string, path: string, headers: string[], body: IncomingMessage | null): void {
+  /**
+   * `retryHeaders`: x-envoy-retry-on and friends from an internal client (already removed from
+   * `headers`); undefined otherwise.
+   */
+  send(method: string, path: string, headers: string[], body: IncomingMessage | null, retryHeaders: RetryRequestHeaders | undefined): void {
     const info = this.info;
-    this.host.activeRequests++;
-    this.cluster.stats.rqTotal.value++;
+    if (!this.cluster.breakers.tryAcquireRequest(this.host)) {
+      this.cluster.stats.rqPendingOverflow.value++;
+      return this.hcm.localReply(info, 503, ResponseFlag.UpstreamOverflow, 'upstream overflow: circuit breaker max_requests reached\n');
+    }
+    this.holdsRequestSlot = true;
+    this.method = method;
+    this.path = path;
+    this.headers = headers;
     // A module-level listener finds this request through the response: no closure per request.
     (info.res as ResponseWithUpstream)[kUpstreamRequest] = this;
     info.res.on('close', onDownstreamClose);
-    const timeoutMs = info.route!.timeoutMs;
-    if (timeoutMs > 0) {
-      // Envoy's route timeout starts once the downstream request is complete.
-      if (body === null || body.complete) this.timer = setTimeout(onRouteTimeout, timeoutMs, this);
-      else body.once('end', () => (this.timer ??= setTimeout(onRouteTimeout, timeoutMs, this)));
-    }
-    this.host.pool.dispatch({ path, method, headers, body }, this);
+    const route = info.route!;
+    if ((route.retry !== undefined || retryHeaders !== undefined) && this.setUpRetries(route.retry ?? DEFAULT_RETRY_POLICY, retryHeaders, body)) return;
+    this.start(body);
   }
 
+  /**
+   * Creates the retry state; true when the body is being buffered first (start() follows).
+   * A body is replayable when its content-length is within per_request_buffer_limit_bytes;
+   * a larger or chunked body streams, and the request is not retried.
+   */
+  private setUpRetries(policy: RetryPolicy, retryHeaders: RetryRequestHeaders | undefined, body: IncomingMessage | null): boolean {
+    let length: number | undefined;
+    if (body !== null) {
+      const limit = this.info.route!.perRequestBufferLimitBytes;
+      length = bufferableLength(firstHeaderValue(this.headers, 'content-length'), limit);
+    }
+    const state = new RetryState(policy, retryHeaders, body === null || length !== undefined);
+    // Nothing to retry on and no per-try timeout: the plain path.
+    if (!state.enabled && policy.perTryTimeoutMs === 0) return false;
+    this.retry = state;
+    this.policy = policy;
+    this.attempted = [];
+    if (body === null) return false;
+    if (length === undefined || !state.enabled) {
+      if (state.enabled) {
+        const limit = this.info.route!.perRequestBufferLimitBytes;
+        this.info.retryNotPossible = firstHeaderValue(this.headers, 'content-length') === undefined
+          ? 'request body not buffered (chunked)'
+          : `request body larger than per_request_buffer_limit_bytes (${limit})`;
+      }
+      return false;
+    }
+    bufferRequestBody(body, length, (buffered) => {
+      if (!this.done) this.start(buffered);
+    });
+    return true;
+  }
+
+  private start(body: IncomingMessage | Buffer | null): void {
+    this.body = body;
+    const timeoutMs = this.info.route!.timeoutMs;
+    // Envoy's route timeout starts once the downstream request is complete, and spans every attempt.
+    if (body === null || (body as IncomingMessage).complete !== false) {
+      if (timeoutMs > 0) this.timer = setTimeout(onRouteTimeout, timeoutMs, this);
+    } else {
+      this.bodyComplete = false;
+      (body as IncomingMessage).once('end', () => this.downstreamBodyEnded());
+    }
+    this.dispatchAttempt(this.host, this, false);
+  }
+
+  private downstreamBodyEnded(): void {
+    this.bodyComplete = true;
+    const timeoutMs = this.info.route!.timeoutMs;
+    if (timeoutMs > 0 && !this.done) this.timer ??= setTimeout(onRouteTimeout, timeoutMs, this);
+    if (this.abortUpstream !== undefined && this.attemptLive) this.startPerTryTimer();
+  }
+
+  private dispatchAttempt(host: UpstreamHost, handler: Dispatcher.DispatchHandler, newConnection: boolean): void {
+    this.attemptLive = true;
+    this.abortUpstream = undefined;
+    this.attemptStartMs = 0;
+    host.activeRequests++;
+    this.cluster.stats.rqTotal.value++;
+    this.info.attempts++;
+    this.attempted?.push(host);
+    const options = { path: this.path, method: this.method, headers: this.headers, body: this.body };
+    if (newConnection) dispatchOnNewConnection(host, this.cluster.config.connectTimeoutMs, options, handler);
+    else host.pool.dispatch(options, handler);
+  }
+
+  // undici's handler of the first attempt.
+
   onConnect(abort: (reason?: Error) => void): void {
-    this.abortUpstream = abort;
-    this.attemptStartMs = performance.now();
+    this.attemptConnected(0, abort);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (this.done) return false;
+    return this.attemptHeaders(0, statusCode, rawHeaders, resume);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.attemptData(0, chunk);
+  }
+
+  onComplete(): void {
+    this.attemptComplete(0);
+  }
+
+  onError(err: Error): void {
+    this.attemptFailed(0, err);
+  }
+
+  // Every attempt's callbacks, by attempt id.
+
+  attemptConnected(id: number, abort: (reason?: Error) => void): void {
+    if (id !== this.attempt || this.done) {
+      // Given up on while it waited for a connection (timeout, downstream gone): don't send it.
+      abort(new Error('request abandoned'));
+      return;
+    }
+    this.abortUpstream = abort;
+    this.attemptStartMs = performance.now();
+    this.reusedConnection = !onNewConnection();
+    if (this.policy !== undefined && this.bodyComplete) this.startPerTryTimer();
+  }
+
+  attemptHeaders(id: number, statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // A response being drained after a retry was decided, or one that came too late: read and drop it.
+    if (id !== this.attempt || this.done) return true;
     const info = this.info;
-    const hcm = this.hcm;
+    const cluster = this.cluster;
+    cluster.stats.response(statusCode);
+    cluster.reportOutcome(this.host, responseOutcome(statusCode));
     const headers: string[] = [];
     copyEndToEnd(rawHeaders, headers);
+    if (this.retry !== undefined) {
+      this.releaseRetrySlot();
+      const decision = decideRetry(this.policy!, this.retry, { kind: 'response', status: statusCode, headers }, Math.random());
+      if (decision.retry) {
+        const abort = this.abortUpstream;
+        if (this.retryAfter(decision.delayMs)) return this.dropResponse(statusCode, headers, abort);
+        info.responseFlag = ResponseFlag.UpstreamOverflow;
+      } else if (decision.reason === 'retry_limit_exceeded') {
+        cluster.stats.rqRetryLimitExceeded.value++;
+        info.responseFlag = ResponseFlag.UpstreamRetryLimitExceeded;
+      } else if (this.retry.retriesSent > 0) {
+        cluster.stats.rqRetrySuccess.value++;
+      }
+    }
+    // Accepted: this response goes downstream.
+    this.responseStarted = true;
+    if (this.perTryTimer !== undefined) clearTimeout(this.perTryTimer);
+    const hcm = this.hcm;
     if (this.context !== undefined) info.route!.applyResponseHeaderMutations(headers, this.context, this.choice);
     // Our server header replaces the upstream's, as Envoy's default OVERWRITE transformation does.
     setHeader(headers, 'server', hcm.config.serverName);
     headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - this.attemptStartMs)));
+    if (info.responseFlag !== '') headers.push('x-meshlet-response-flags', info.responseFlag);
     info.status = statusCode;
-    this.cluster.stats.response(statusCode);
     this.resumeUpstream = resume;
     info.res.writeHead(statusCode, headers);
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  attemptData(id: number, chunk: Buffer): boolean {
+    if (id !== this.attempt || this.done) return true;
     this.info.bytesSent += chunk.length;
     const flushed = this.info.res.write(chunk);
     if (!flushed) this.info.res.once('drain', this.resumeUpstream!);
     return flushed;
   }
 
-  onComplete(): void {
-    if (this.done) return;
-    this.settle();
+  attemptComplete(id: number): void {
+    if (id !== this.attempt || this.done) return;
+    this.endAttempt();
+    this.finishRequest();
     this.info.res.end();
     this.hcm.finish(this.info);
   }
 
-  onError(err: Error): void {
-    if (this.done) return;
-    this.settle();
-    const code = (err as NodeJS.ErrnoException).code;
+  attemptFailed(id: number, err: Error): void {
+    if (id !== this.attempt || this.done) return;
+    const connected = this.abortUpstream !== undefined;
+    this.endAttempt();
     const stats = this.cluster.stats;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    const connectFailure = !connected || CONNECT_ERRORS.has((err as NodeJS.ErrnoException).code);
+    if (connectFailure) {
       stats.cxConnectFail.value++;
-      this.hcm.localReply(this.info, 503, ResponseFlag.UpstreamConnectionFailure, `upstream connect error: ${err.message}\n`);
+      this.cluster.reportOutcome(this.host, CONNECT_FAILURE);
     } else {
       stats.rqReset.value++;
-      this.hcm.localReply(this.info, 502, ResponseFlag.UpstreamConnectionTermination, `upstream reset: ${err.message}\n`);
+      this.cluster.reportOutcome(this.host, RESET);
+    }
+    let extra: ResponseFlag | undefined;
+    if (!this.responseStarted) {
+      const end: AttemptEnd = connectFailure ? CONNECT_FAILURE_END : connected ? RESET_END : RESET_BEFORE_REQUEST_END;
+      // The stale keep-alive connection first: the upstream never saw the request, so it is
+      // sent again as it was (not a retry of the policy's, and counted as none).
+      if (isKeepAliveRace(end, this.method, this.body !== null, this.reusedConnection, this.keepAliveResent)) {
+        this.keepAliveResent = true;
+        this.attempt++;
+        this.backoffTimer = setTimeout(onBackoffEnd, 0, this, true);
+        return;
+      }
+      if (this.retry !== undefined) {
+        this.releaseRetrySlot();
+        const decision = decideRetry(this.policy!, this.retry, end, Math.random());
+        if (decision.retry) {
+          if (this.retryAfter(decision.delayMs)) return;
+          extra = ResponseFlag.UpstreamOverflow;
+        } else if (decision.reason === 'retry_limit_exceeded') {
+          stats.rqRetryLimitExceeded.value++;
+          extra = ResponseFlag.UpstreamRetryLimitExceeded;
+        }
+      }
+    }
+    this.finishRequest();
+    // After response headers went downstream, localReply resets the downstream instead.
+    if (connectFailure) {
+      this.hcm.localReply(this.info, 503, withFlag(ResponseFlag.UpstreamConnectionFailure, extra), `upstream connect error: ${err.message}\n`);
+    } else {
+      this.hcm.localReply(this.info, 502, withFlag(ResponseFlag.UpstreamConnectionTermination, extra), `upstream reset: ${err.message}\n`);
     }
   }
 
-  /** The route timeout fired before the response completed. */
+  /** The per-try timeout fired before the attempt's response was accepted. */
+  perTryTimedOut(id: number): void {
+    if (id !== this.attempt || this.done || this.responseStarted) return;
+    this.perTryTimer = undefined;
+    const stats = this.cluster.stats;
+    stats.rqPerTryTimeout.value++;
+    this.cluster.reportOutcome(this.host, TIMEOUT);
+    this.releaseRetrySlot();
+    const abort = this.abortUpstream;
+    const decision = decideRetry(this.policy!, this.retry!, PER_TRY_TIMEOUT_END, Math.random());
+    let extra: ResponseFlag | undefined;
+    if (decision.retry) {
+      if (this.retryAfter(decision.delayMs)) {
+        abort?.(new Error('per-try timeout'));
+        return;
+      }
+      extra = ResponseFlag.UpstreamOverflow;
+    } else if (decision.reason === 'retry_limit_exceeded') {
+      stats.rqRetryLimitExceeded.value++;
+      extra = ResponseFlag.UpstreamRetryLimitExceeded;
+    }
+    this.endAttempt();
+    this.attempt++;
+    this.finishRequest();
+    abort?.(new Error('per-try timeout'));
+    this.hcm.localReply(this.info, 504, withFlag(ResponseFlag.UpstreamRequestTimeout, extra), 'upstream request timeout (per try)\n');
+  }
+
+  /** The route timeout fired before the response completed (during an attempt or between two). */
   timedOut(): void {
     if (this.done) return;
-    this.settle();
-    this.abortUpstream?.(new Error('route timeout'));
+    const abort = this.attemptLive ? this.abortUpstream : undefined;
+    if (this.attemptLive && !this.responseStarted) this.cluster.reportOutcome(this.host, TIMEOUT);
+    this.endAttempt();
+    this.attempt++;
+    this.finishRequest();
+    abort?.(new Error('route timeout'));
     this.cluster.stats.rqTimeout.value++;
     this.hcm.localReply(this.info, 504, ResponseFlag.UpstreamRequestTimeout, 'upstream request timeout\n');
   }
@@ -113,19 +369,114 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
   downstreamClosed(): void {
     if (this.done) return;
     // The client went away mid-request: stop the upstream work it was waiting for.
-    this.settle();
-    this.abortUpstream?.(new Error('downstream closed'));
+    const abort = this.attemptLive ? this.abortUpstream : undefined;
+    this.endAttempt();
+    this.attempt++;
+    this.finishRequest();
+    abort?.(new Error('downstream closed'));
     this.info.responseFlag = ResponseFlag.DownstreamConnectionTermination;
     if (this.info.status === 0) this.info.status = 499;
     this.hcm.finish(this.info);
   }
 
-  /** Ends the attempt: accounts S_grid, releases the host's active count and the timer. */
-  private settle(): void {
-    this.done = true;
+  /** The backoff is over: send the next attempt (a keep-alive resend goes to the same host on a new connection). */
+  sendRetry(newConnection: boolean): void {
+    this.backoffTimer = undefined;
+    if (this.done) return;
+    let host = this.host;
+    if (!newConnection) {
+      const policy = this.policy!;
+      const pick = (): UpstreamHost | undefined => this.cluster.pick(this.pickContext);
+      const next = policy.avoidPreviousHosts ? selectRetryHost(pick, this.attempted!, policy.hostSelectionMaxAttempts) : pick();
+      if (next === undefined) {
+        this.cluster.stats.noneHealthy.value++;
+        this.finishRequest();
+        return this.hcm.localReply(this.info, 503, ResponseFlag.NoHealthyUpstream, 'no healthy upstream\n');
+      }
+      if (next !== host) this.retarget((host = next));
+    }
+    this.dispatchAttempt(host, new AttemptHandler(this, this.attempt), newConnection);
+  }
+
+  /** The next attempt goes to `host`: what the request and its context say about the upstream follows. */
+  private retarget(host: UpstreamHost): void {
+    this.host = host;
+    this.info.upstreamHost = host;
+    if (this.info.route!.autoHostRewrite) setHeader(this.headers, 'host', host.key);
+    if (this.context !== undefined) {
+      this.context.upstreamRemoteAddress = host.endpoint.address;
+      this.context.upstreamRemotePort = host.endpoint.port;
+    }
+  }
+
+  /**
+   * A retry was decided: take a retry slot from the circuit breaker (false: refused, no retry),
+   * end the current attempt and wait out the backoff. The attempt's id moves on first, so its
+   * later callbacks (and those an abort triggers) are ignored.
+   */
+  private retryAfter(delayMs: number): boolean {
+    const stats = this.cluster.stats;
+    if (!this.cluster.breakers.tryAcquireRetry()) {
+      stats.rqRetryOverflow.value++;
+      return false;
+    }
+    this.holdsRetrySlot = true;
+    stats.rqRetry.value++;
+    this.retry!.consume();
+    this.endAttempt();
+    this.attempt++;
+    this.backoffTimer = setTimeout(onBackoffEnd, delayMs, this, false);
+    return true;
+  }
+
+  /**
+   * Discards a retried response: a small body of known length is read and dropped so its
+   * connection goes back to the pool; anything else is reset (undici closes the connection).
+   */
+  private dropResponse(statusCode: number, headers: readonly string[], abort: ((reason?: Error) => void) | undefined): boolean {
+    const length = firstHeaderValue(headers, 'content-length');
+    const drain = statusCode === 204 || statusCode === 304 || this.method === 'HEAD' || (length !== undefined && Number(length) <= DRAIN_LIMIT_BYTES);
+    if (drain) return true;
+    abort?.(new Error('response retried'));
+    return false;
+  }
+
+  private startPerTryTimer(): void {
+    const ms = this.policy?.perTryTimeoutMs ?? 0;
+    if (ms > 0 && this.perTryTimer === undefined && !this.responseStarted) this.perTryTimer = setTimeout(onPerTryTimeout, ms, this, this.attempt);
+  }
+
+  /** Ends the current attempt (idempotent): accounts S_grid, releases the host's active count and the per-try timer. */
+  private endAttempt(): void {
+    if (!this.attemptLive) return;
+    this.attemptLive = false;
     if (this.attemptStartMs > 0) this.info.gridMs += performance.now() - this.attemptStartMs;
     this.host.activeRequests--;
+    if (this.perTryTimer !== undefined) {
+      clearTimeout(this.perTryTimer);
+      this.perTryTimer = undefined;
+    }
+  }
+
+  private releaseRetrySlot(): void {
+    if (!this.holdsRetrySlot) return;
+    this.holdsRetrySlot = false;
+    this.cluster.breakers.releaseRetry();
+  }
+
+  /** Ends the request (idempotent): timers stop, circuit breaker slots are released exactly once. */
+  private finishRequest(): void {
+    this.done = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.backoffTimer !== undefined) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
+    }
+    this.releaseRetrySlot();
+    if (this.holdsRequestSlot) {
+      this.holdsRequestSlot = false;
+      this.cluster.breakers.releaseRequest();
+    }
   }
 }
 
@@ -138,4 +489,12 @@ function onDownstreamClose(this: ResponseWithUpstream): void {
 
 function onRouteTimeout(request: UpstreamRequest): void {
   request.timedOut();
+}
+
+function onPerTryTimeout(request: UpstreamRequest, attempt: number): void {
+  request.perTryTimedOut(attempt);
+}
+
+function onBackoffEnd(request: UpstreamRequest, newConnection: boolean): void {
+  request.sendRetry(newConnection);
 }

@@ -157,9 +157,9 @@ t.test('bad resources are NACKed with the resource and field path; the last good
   t.match(badRegex.error_detail?.message, /^RouteConfiguration "main-routes": virtual_hosts\[0\]\.routes\[0\]\.match\.safe_regex\.regex: /);
   t.same(await tally(`${s.base}/`, 4), { a: 2, b: 2 }, 'traffic flows on the previous routes');
 
-  const unsupported = await push(stream, CDS, 'c2', [edsCluster('backend'), edsCluster('other', { circuit_breakers: { thresholds: [{ max_connections: { value: 1 } }] } })]);
+  const unsupported = await push(stream, CDS, 'c2', [edsCluster('backend'), edsCluster('other', { circuit_breakers: { thresholds: [{ max_connection_pools: { value: 1 } }] } })]);
   t.equal(unsupported.version_info, 'c1');
-  t.equal(unsupported.error_detail?.message, 'Cluster "other": circuit_breakers: not supported by meshlet');
+  t.equal(unsupported.error_detail?.message, 'Cluster "other": circuit_breakers.thresholds[0].max_connection_pools: not supported by meshlet');
   t.notOk(stream.has(EDS), 'nothing of a rejected response is applied: no subscription for "other"');
 
   const unknownCluster = await push(stream, RDS, 'r3', [{ ...routeConfiguration('main-routes', [routeTo('nope')]), validate_clusters: { value: true } }]);
