@@ -47,6 +47,8 @@ export class AccessLogger {
       x_forwarded_for: req.headers['x-forwarded-for'],
       user_agent: req.headers['user-agent'],
       request_id: info.requestId || undefined,
+      upstream_attempts: info.attempts,
+      retry_not_possible: info.retryNotPossible || undefined,
     };
     for (const sink of this.sinks) sink.info(entry);
   }
