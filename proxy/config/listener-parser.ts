@@ -135,7 +135,7 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
   if (hcm.codec_type !== undefined && hcm.codec_type !== 'AUTO' && hcm.codec_type !== 'HTTP1') {
     issues.push({ path: `${path}.codec_type`, message: `${hcm.codec_type} is not supported (AUTO, HTTP1)` });
   }
-  onlyFields(hcm.common_http_protocol_options, `${path}.common_http_protocol_options`, ['idle_timeout'], issues);
+  onlyFields(hcm.common_http_protocol_options, `${path}.common_http_protocol_options`, ['idle_timeout', 'max_stream_duration'], issues);
   parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
   const accessLogs = parseAccessLogs(hcm.access_log ?? [], `${path}.access_log`, issues);
   return {
@@ -147,6 +147,7 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     via: hcm.via ?? '',
     accessLogs,
     idleTimeoutMs: hcm.common_http_protocol_options?.idle_timeout ?? 3_600_000,
+    maxStreamDurationMs: hcm.common_http_protocol_options?.max_stream_duration ?? 0,
     requestHeadersTimeoutMs: hcm.request_headers_timeout ?? 0,
     requestTimeoutMs: hcm.request_timeout ?? 0,
     maxRequestHeadersKb: hcm.max_request_headers_kb ?? 60,

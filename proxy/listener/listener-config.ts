@@ -20,6 +20,8 @@ export interface HttpConnectionManagerConfig {
   readonly accessLogs: readonly AccessLogConfig[];
   /** Downstream keep-alive idle timeout (`common_http_protocol_options.idle_timeout`, default 1 h). */
   readonly idleTimeoutMs: number;
+  /** `common_http_protocol_options.max_stream_duration`: a whole request/response stream's limit (0 = none). */
+  readonly maxStreamDurationMs: number;
   /** `request_headers_timeout` (0 = off) and `request_timeout` (0 = off). */
   readonly requestHeadersTimeoutMs: number;
   readonly requestTimeoutMs: number;

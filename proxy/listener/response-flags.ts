@@ -15,6 +15,8 @@ export const ResponseFlag = {
   DownstreamConnectionTermination: 'DC',
   UpstreamProtocolError: 'UPE',
   LocalReset: 'LR',
+  DurationTimeout: 'DT',
+  UpstreamMaxStreamDurationReached: 'UMSDR',
 } as const;
 
 export type ResponseFlag = (typeof ResponseFlag)[keyof typeof ResponseFlag];

@@ -35,6 +35,7 @@ interface MatchedRouteParts {
   readonly hostRewriteLiteral?: string;
   readonly autoHostRewrite?: boolean;
   readonly timeoutMs?: number;
+  readonly maxStreamDurationMs?: number;
   readonly retryPolicy?: RetryPolicyConfig;
   readonly retry?: RetryPolicy;
   readonly perRequestBufferLimitBytes?: number;
@@ -60,6 +61,8 @@ export class MatchedRoute {
   readonly autoHostRewrite: boolean;
   /** 0 disables the timeout. */
   readonly timeoutMs: number;
+  /** Route `max_stream_duration.max_stream_duration`: the whole stream's limit (0: the listener's applies). */
+  readonly maxStreamDurationMs: number;
   /** The raw RetryPolicy (the route's, else the virtual host's), as configured. */
   readonly retryPolicy: RetryPolicyConfig | undefined;
   /** The same, compiled (proxy/router/retry-policy.ts); undefined when the route has none. */
@@ -89,6 +92,7 @@ export class MatchedRoute {
     this.hostRewriteLiteral = parts.hostRewriteLiteral;
     this.autoHostRewrite = parts.autoHostRewrite ?? false;
     this.timeoutMs = parts.timeoutMs ?? 0;
+    this.maxStreamDurationMs = parts.maxStreamDurationMs ?? 0;
     this.retryPolicy = parts.retryPolicy;
     this.retry = parts.retry;
     this.perRequestBufferLimitBytes = parts.perRequestBufferLimitBytes ?? DEFAULT_PER_REQUEST_BUFFER_LIMIT_BYTES;
@@ -248,6 +252,9 @@ function compileRouteAction(
   }
   const timeoutMs = action.timeout ?? DEFAULT_TIMEOUT_MS;
   if (timeoutMs < 0) issues.push({ path: fieldPath(path, 'timeout'), message: 'must not be negative' });
+  if (action.max_stream_duration !== undefined) {
+    checkSupportedFields(action.max_stream_duration, 'MaxStreamDuration', fieldPath(path, 'max_stream_duration'), issues);
+  }
   const pathRewrite = compilePathRewrite(action, matchedPrefixLength, path, issues);
   const hashPolicy = compileHashPolicy(action.hash_policy ?? [], fieldPath(path, 'hash_policy'), issues);
   // A route's retry_policy replaces its virtual host's whole, as in Envoy.
@@ -263,6 +270,7 @@ function compileRouteAction(
     hostRewriteLiteral: action.host_rewrite_literal || undefined,
     autoHostRewrite: action.auto_host_rewrite === true,
     timeoutMs,
+    maxStreamDurationMs: action.max_stream_duration?.max_stream_duration,
     retryPolicy: action.retry_policy ?? scope.virtualHostRetryPolicy,
     retry,
     hashPolicy,

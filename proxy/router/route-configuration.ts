@@ -109,6 +109,7 @@ export interface RegexMatchAndSubstitute {
 }
 
 export interface RouteAction {
+  readonly max_stream_duration?: { readonly max_stream_duration?: number };
   readonly cluster?: string;
   readonly weighted_clusters?: WeightedCluster;
   readonly prefix_rewrite?: string;

@@ -72,7 +72,9 @@ const SUPPORTED_FIELDS = {
     'timeout',
     'retry_policy',
     'hash_policy',
+    'max_stream_duration',
   ],
+  MaxStreamDuration: ['max_stream_duration'],
   WeightedCluster: ['clusters', 'total_weight'],
   ClusterWeight: [
     'name',

@@ -71,6 +71,8 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
 
   // The request.
   private timer: NodeJS.Timeout | undefined = undefined;
+  /** max_stream_duration (route's, else the listener's), counted from the request's arrival. */
+  private durationTimer: NodeJS.Timeout | undefined = undefined;
   private done = false;
   /** Response headers went downstream: nothing can be retried any more. */
   private responseStarted = false;
@@ -120,6 +122,11 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     (info.res as ResponseWithUpstream)[kUpstreamRequest] = this;
     info.res.on('close', onDownstreamClose);
     const route = info.route!;
+    const maxDurationMs = route.maxStreamDurationMs || this.hcm.config.maxStreamDurationMs;
+    if (maxDurationMs > 0) {
+      const left = Math.max(0, maxDurationMs - (performance.now() - info.startMs));
+      this.durationTimer = setTimeout(onStreamDuration, left, this, route.maxStreamDurationMs > 0);
+    }
     if ((route.retry !== undefined || retryHeaders !== undefined) && this.setUpRetries(route.retry ?? DEFAULT_RETRY_POLICY, retryHeaders, body)) return;
     this.start(body);
   }
@@ -353,6 +360,21 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     this.hcm.localReply(this.info, 504, withFlag(ResponseFlag.UpstreamRequestTimeout, extra), 'upstream request timeout (per try)\n');
   }
 
+  /**
+   * max_stream_duration passed: as Envoy, 408 when no response has started (flag UMSDR for the
+   * route's limit, DT for the listener's), else the stream is reset.
+   */
+  durationExceeded(routeLevel: boolean): void {
+    if (this.done) return;
+    const abort = this.attemptLive ? this.abortUpstream : undefined;
+    this.endAttempt();
+    this.attempt++;
+    this.finishRequest();
+    abort?.(new Error('max stream duration'));
+    const flag = routeLevel ? ResponseFlag.UpstreamMaxStreamDurationReached : ResponseFlag.DurationTimeout;
+    this.hcm.localReply(this.info, 408, flag, routeLevel ? 'upstream max stream duration reached\n' : 'downstream duration timeout\n');
+  }
+
   /** The route timeout fired before the response completed (during an attempt or between two). */
   timedOut(): void {
     if (this.done) return;
@@ -468,6 +490,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
   private finishRequest(): void {
     this.done = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.durationTimer !== undefined) clearTimeout(this.durationTimer);
     if (this.backoffTimer !== undefined) {
       clearTimeout(this.backoffTimer);
       this.backoffTimer = undefined;
@@ -485,6 +508,10 @@ type ResponseWithUpstream = ServerResponse & { [kUpstreamRequest]?: UpstreamRequ
 
 function onDownstreamClose(this: ResponseWithUpstream): void {
   this[kUpstreamRequest]!.downstreamClosed();
+}
+
+function onStreamDuration(request: UpstreamRequest, routeLevel: boolean): void {
+  request.durationExceeded(routeLevel);
 }
 
 function onRouteTimeout(request: UpstreamRequest): void {
