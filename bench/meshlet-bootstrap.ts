@@ -32,7 +32,22 @@ function commonTlsContext(files: TlsFiles): Record<string, unknown> {
 /** An Envoy v3 bootstrap object: one listener, one route to one STATIC cluster. */
 export function meshletBootstrap(o: MeshletBootstrapOptions): Record<string, unknown> {
   const route: Record<string, unknown> = { cluster: 'upstream' };
-  if (o.retry) route.retry_policy = { retry_on: o.retry.retryOn, num_retries: o.retry.numRetries };
+  if (o.retry) {
+    // nginx's proxy_next_upstream and HAProxy's redispatch never retry on the same server: previous_hosts does that.
+    route.retry_policy = {
+      retry_on: o.retry.retryOn,
+      num_retries: o.retry.numRetries,
+      retry_host_predicate: [
+        {
+          name: 'envoy.retry_host_predicates.previous_hosts',
+          typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+        },
+      ],
+      host_selection_retry_max_attempts: 3,
+      // They also retry at once; Envoy's default back-off (25 ms base, jittered) would be measured instead.
+      retry_back_off: { base_interval: '0.001s', max_interval: '0.002s' },
+    };
+  }
   const filterChain: Record<string, unknown> = {
     filters: [
       {
@@ -70,6 +85,9 @@ export function meshletBootstrap(o: MeshletBootstrapOptions): Record<string, unk
       ],
     },
   };
+  // nginx and HAProxy put no limit on concurrent retries; Envoy's default max_retries (3) would
+  // refuse most of the retries at 1000 req/s (UO), so the equivalent config lifts it.
+  if (o.retry) cluster.circuit_breakers = { thresholds: [{ max_retries: 1024 }] };
   if (o.upstreamTls) {
     cluster.transport_socket = {
       name: TLS_SOCKET,

@@ -75,8 +75,20 @@ t.test('meshlet bootstrap for retries and for each side of mTLS', async (t) => {
   const retry = meshletBootstrap({ adminPort: 1, listenPort: 2, upstreamPorts: [3, 4], retry: { retryOn: 'connect-failure,5xx', numRetries: 2 } }) as any;
   t.same(retry.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route, {
     cluster: 'upstream',
-    retry_policy: { retry_on: 'connect-failure,5xx', num_retries: 2 },
+    retry_policy: {
+      retry_on: 'connect-failure,5xx',
+      num_retries: 2,
+      retry_host_predicate: [
+        {
+          name: 'envoy.retry_host_predicates.previous_hosts',
+          typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+        },
+      ],
+      host_selection_retry_max_attempts: 3,
+      retry_back_off: { base_interval: '0.001s', max_interval: '0.002s' },
+    },
   });
+  t.same(retry.static_resources.clusters[0].circuit_breakers, { thresholds: [{ max_retries: 1024 }] }, 'retries not capped, as in nginx and HAProxy');
   t.equal(retry.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints.length, 2);
 
   const server = meshletBootstrap({ adminPort: 1, listenPort: 2, upstreamPorts: [3], downstreamTls: files }) as any;
