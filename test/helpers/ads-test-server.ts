@@ -256,9 +256,16 @@ export function assignment(clusterName: string, endpoints: { port: number; weigh
 }
 
 /** A bootstrap taking listeners and clusters over ADS from 127.0.0.1:`xdsPort`. */
-export function adsBootstrap(opts: { adminPort: number; xdsPort: number; apiType?: 'GRPC' | 'DELTA_GRPC'; nodeId?: string }): string {
+export function adsBootstrap(opts: {
+  adminPort: number;
+  xdsPort: number;
+  apiType?: 'GRPC' | 'DELTA_GRPC';
+  nodeId?: string;
+  /** node.cluster: which role a meshlet control plane gives this node. */
+  nodeCluster?: string;
+}): string {
   return `
-node: {id: ${opts.nodeId ?? 'sidecar-1'}, cluster: test, locality: {zone: z1}, metadata: {team: payments}}
+node: {id: ${opts.nodeId ?? 'sidecar-1'}, cluster: ${opts.nodeCluster ?? 'test'}, locality: {zone: z1}, metadata: {team: payments}}
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.adminPort}}}}
 dynamic_resources:
   ads_config:

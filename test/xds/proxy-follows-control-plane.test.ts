@@ -6,6 +6,7 @@
  * file, without a single request failing. Once in SotW (api_type GRPC), once in Delta (DELTA_GRPC).
  */
 import t from 'tap';
+import { adsBootstrap } from '../helpers/ads-test-server';
 import { spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -101,31 +102,6 @@ async function startControlPlane(meshFile: string, port: number, adminPort: numb
   return { adminUrl, stderr: () => err, stop };
 }
 
-function proxyBootstrap(opts: { adminPort: number; xdsPort: number; apiType: 'GRPC' | 'DELTA_GRPC' }): string {
-  return `
-node: {id: ingress-1, cluster: ingress}
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.adminPort}}}}
-dynamic_resources:
-  ads_config:
-    api_type: ${opts.apiType}
-    transport_api_version: V3
-    grpc_services: [{envoy_grpc: {cluster_name: xds}}]
-  lds_config: {ads: {}, resource_api_version: V3}
-  cds_config: {ads: {}, resource_api_version: V3}
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {http2_protocol_options: {}}
-    load_assignment:
-      cluster_name: xds
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.xdsPort}}}}}]}]
-`;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -269,7 +245,7 @@ for (const [apiType, writes] of [
       await proxy?.stop('SIGKILL');
       await controlPlane.stop();
     });
-    proxy = await startProxy(proxyBootstrap({ adminPort: proxyAdminPort, xdsPort, apiType }), proxyAdminPort);
+    proxy = await startProxy(adsBootstrap({ adminPort: proxyAdminPort, xdsPort, apiType, nodeId: 'ingress-1', nodeCluster: 'ingress' }), proxyAdminPort);
 
     const load = steadyLoad(`http://127.0.0.1:${gatewayPort}/`);
     let loadStopped = false;
