@@ -85,7 +85,8 @@ export const DEFAULT_HOST_SELECTION_MAX_ATTEMPTS = 1;
 /** A bound on host reselection however large the config's value: past this, reselecting is pointless. */
 export const MAX_HOST_SELECTION_ATTEMPTS = 100;
 
-export interface RetryPolicyParts {
+/** A route's (or virtual host's) retry_policy, compiled once; immutable. */
+export interface RetryPolicy {
   readonly retryOn: number;
   readonly numRetries: number;
   /** 0: none (the route timeout alone bounds each attempt). */
@@ -96,40 +97,15 @@ export interface RetryPolicyParts {
   readonly retriableHeaders: readonly HeaderMatcher[];
   /** retry_host_predicate previous_hosts: a retry avoids the hosts already tried (failover). */
   readonly avoidPreviousHosts: boolean;
-  /** host_selection_retry_max_attempts: re-picks allowed to find a host not tried yet. */
+  /** host_selection_retry_max_attempts (at most MAX_HOST_SELECTION_ATTEMPTS): re-picks allowed to find a host not tried yet. */
   readonly hostSelectionMaxAttempts: number;
-}
-
-/** A route's (or virtual host's) retry_policy, compiled once; immutable. */
-export class RetryPolicy implements RetryPolicyParts {
-  readonly retryOn: number;
-  readonly numRetries: number;
-  readonly perTryTimeoutMs: number;
-  readonly baseIntervalMs: number;
-  readonly maxIntervalMs: number;
-  readonly retriableStatusCodes: readonly number[];
-  readonly retriableHeaders: readonly HeaderMatcher[];
-  readonly avoidPreviousHosts: boolean;
-  readonly hostSelectionMaxAttempts: number;
-
-  constructor(parts: RetryPolicyParts) {
-    this.retryOn = parts.retryOn;
-    this.numRetries = parts.numRetries;
-    this.perTryTimeoutMs = parts.perTryTimeoutMs;
-    this.baseIntervalMs = parts.baseIntervalMs;
-    this.maxIntervalMs = parts.maxIntervalMs;
-    this.retriableStatusCodes = parts.retriableStatusCodes;
-    this.retriableHeaders = parts.retriableHeaders;
-    this.avoidPreviousHosts = parts.avoidPreviousHosts;
-    this.hostSelectionMaxAttempts = Math.min(parts.hostSelectionMaxAttempts, MAX_HOST_SELECTION_ATTEMPTS);
-  }
 }
 
 /**
  * What a route without retry_policy retries with when an internal client enables retries with
  * `x-envoy-retry-on`: Envoy's defaults and no conditions of its own.
  */
-export const DEFAULT_RETRY_POLICY = new RetryPolicy({
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   retryOn: 0,
   numRetries: DEFAULT_NUM_RETRIES,
   perTryTimeoutMs: 0,
@@ -139,7 +115,7 @@ export const DEFAULT_RETRY_POLICY = new RetryPolicy({
   retriableHeaders: [],
   avoidPreviousHosts: false,
   hostSelectionMaxAttempts: DEFAULT_HOST_SELECTION_MAX_ATTEMPTS,
-});
+};
 
 const SUPPORTED_FIELDS = [
   'retry_on',
@@ -228,7 +204,7 @@ export function compileRetryPolicy(config: RetryPolicyConfig, path: string, issu
   });
 
   if (issues.length > before) return undefined;
-  return new RetryPolicy({
+  return {
     retryOn,
     numRetries,
     perTryTimeoutMs,
@@ -237,8 +213,8 @@ export function compileRetryPolicy(config: RetryPolicyConfig, path: string, issu
     retriableStatusCodes,
     retriableHeaders,
     avoidPreviousHosts,
-    hostSelectionMaxAttempts,
-  });
+    hostSelectionMaxAttempts: Math.min(hostSelectionMaxAttempts, MAX_HOST_SELECTION_ATTEMPTS),
+  };
 }
 
 function nonNegative(value: unknown, fallback: number, path: string, issues: ConfigIssue[]): number {
