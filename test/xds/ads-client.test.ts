@@ -88,10 +88,10 @@ t.test('streams that end before any response restart with growing, jittered dela
     stream.end();
   }
   const gaps = arrivals.slice(1).map((at, i) => at - arrivals[i]!);
-  // 500 ms, then x1.6 with ±20% jitter compounding.
-  t.ok(gaps[0]! >= 480 && gaps[0]! < 800, `first retry after ~500 ms (${gaps[0]})`);
-  t.ok(gaps[1]! >= 620 && gaps[1]! < 1150, `then ~800 ms (${gaps[1]})`);
-  t.ok(gaps[2]! >= 790 && gaps[2]! < 2000, `then ~1280 ms (${gaps[2]})`);
+  // The delays themselves (500 ms, ×1.6, ±20 % jitter) are the pure backoff's, tested in
+  // ads-protocol.test.ts; over real sockets only the shape is asserted, not timings.
+  t.ok(gaps.every((g) => g >= 300), `every restart waits, no tight reconnect loop (${gaps.join(', ')} ms)`);
+  t.ok(gaps[2]! > gaps[0]!, `the delays grow (${gaps.join(', ')} ms)`);
 
   const healthy = await ads.nextStream<DeltaRequest>(5000);
   await healthy.next(CDS);
@@ -101,6 +101,6 @@ t.test('streams that end before any response restart with growing, jittered dela
   const ended = Date.now();
   healthy.end();
   const next = await ads.nextStream<DeltaRequest>(5000);
-  t.ok(Date.now() - ended < 300, `after a healthy stream it reconnects at once (${Date.now() - ended} ms)`);
+  t.ok(Date.now() - ended < 400, `after a healthy stream it reconnects without the 500 ms backoff (${Date.now() - ended} ms)`);
   t.same((await next.next(CDS)).initial_resource_versions, { backend: '1' }, 'and says what it holds');
 });
