@@ -1,5 +1,5 @@
 /**
- * The four xDS resource types meshlet subscribes to, what one update of them is, and how a
+ * The xDS resource types meshlet subscribes to, what one update of them is, and how a
  * resource is decoded from the wire. Everything past this file sees decoded resources in the
  * normalized form of proto-json.ts, whether they came over SotW or Delta.
  */
@@ -9,8 +9,8 @@ import { decodeAny } from './proto-binary';
 
 export interface XdsResourceType {
   /** The message name, used in NACK messages: `Cluster "backend": lb_policy: ...`. */
-  readonly kind: 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment';
-  readonly api: 'LDS' | 'RDS' | 'CDS' | 'EDS';
+  readonly kind: 'Listener' | 'RouteConfiguration' | 'Cluster' | 'ClusterLoadAssignment' | 'Secret';
+  readonly api: 'LDS' | 'RDS' | 'CDS' | 'EDS' | 'SDS';
   readonly typeUrl: string;
   /** LDS and CDS: the client takes every resource the server has for it; RDS and EDS: the ones it names. */
   readonly wildcard: boolean;
@@ -45,6 +45,15 @@ export const CLUSTER_LOAD_ASSIGNMENT: XdsResourceType = {
   typeUrl: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   wildcard: false,
   nameField: 'cluster_name',
+};
+
+/** SDS: certificates and trust bundles, by name (Envoy's `sds_config: {ads: {}}`). */
+export const SECRET: XdsResourceType = {
+  kind: 'Secret',
+  api: 'SDS',
+  typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+  wildcard: false,
+  nameField: 'name',
 };
 
 /** One resource of an update, decoded. */
