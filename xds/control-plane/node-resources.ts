@@ -21,6 +21,7 @@ export function sharedResources(mesh: MeshConfig): NodeResources {
     EDS: clusters.flatMap((c) => c.endpoints),
     LDS: mesh.services.map((s) => apiListener(s.name, OUTBOUND_ROUTES)),
     RDS: [outboundRouteConfiguration(mesh)],
+    SDS: [],
   };
 }
 
@@ -31,19 +32,20 @@ export function roleResources(role: NodeRole): NodeResources {
       const { service } = role;
       const { address, outboundPort, inboundPort, appPort } = service.sidecar;
       const outbound = httpListener(OUTBOUND_ROUTES, address, outboundPort, OUTBOUND_ROUTES);
-      if (appPort === undefined) return { CDS: [], EDS: [], LDS: [outbound], RDS: [] };
+      if (appPort === undefined) return { CDS: [], EDS: [], LDS: [outbound], RDS: [], SDS: [] };
       return {
         CDS: [inboundCluster(service, appPort)],
         EDS: [],
         LDS: [outbound, httpListener(INBOUND_ROUTES, address, inboundPort, INBOUND_ROUTES)],
         RDS: [inboundRouteConfiguration(service)],
+        SDS: [],
       };
     }
     case 'gateway': {
       const { gateway } = role;
-      return { CDS: [], EDS: [], LDS: [httpListener(gateway.name, gateway.address, gateway.port, gateway.name)], RDS: [gatewayRouteConfiguration(gateway)] };
+      return { CDS: [], EDS: [], LDS: [httpListener(gateway.name, gateway.address, gateway.port, gateway.name)], RDS: [gatewayRouteConfiguration(gateway)], SDS: [] };
     }
     case 'client':
-      return { CDS: [], EDS: [], LDS: [], RDS: [] };
+      return { CDS: [], EDS: [], LDS: [], RDS: [], SDS: [] };
   }
 }

@@ -2,7 +2,7 @@ import { typeNameOf } from '../envoy-protos';
 import { CLUSTER, CLUSTER_LOAD_ASSIGNMENT, LISTENER, ROUTE_CONFIGURATION, type XdsResourceType } from '../xds-resource-types';
 
 /** The four xDS APIs the control plane serves, by their usual short names. */
-export type XdsApi = Exclude<XdsResourceType['api'], 'SDS'>;
+export type XdsApi = XdsResourceType['api'];
 
 /**
  * In the order a change is pushed, make before break as the xDS protocol asks: clusters, then

@@ -145,7 +145,7 @@ t.test('a snapshot the proxy would reject is reported with the resource and path
         CDS: [{ name: 'a', json: { name: 'a', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, lb_policy: 'MAGLEV' } }],
         EDS: [],
         LDS: [{ name: 'l', json: { name: 'l', api_listener: { api_listener: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', stat_prefix: 'l', rds: { config_source: { ads: {} }, route_config_name: 'missing' } } } }, onDemand: true }],
-        RDS: [{ name: 'r', json: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { safe_regex: { regex: '(?=x)' } }, route: { cluster: 'b' } }] }] } }],
+        RDS: [{ name: 'r', json: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { safe_regex: { regex: '(?=x)' } }, route: { cluster: 'b' } }] }] } }], SDS: [],
       },
     ],
     encoder,
@@ -163,7 +163,7 @@ t.test('a snapshot the proxy would reject is reported with the resource and path
 
 t.test('generated resources that do not decode are issues too, and buildMeshSnapshots throws them all', async (t) => {
   const encoder = new ResourceEncoder();
-  buildSnapshot('test', [{ CDS: [{ name: 'a', json: { name: 'a', connect_timeout: 'soon' } }], EDS: [], LDS: [], RDS: [] }], encoder);
+  buildSnapshot('test', [{ CDS: [{ name: 'a', json: { name: 'a', connect_timeout: 'soon' } }], EDS: [], LDS: [], RDS: [], SDS: [] }], encoder);
   t.match(encoder.issues, [{ path: 'CDS["a"].connect_timeout', message: /duration/ }]);
   t.throws(() => buildMeshSnapshots({ services: [], gateways: [{ name: 'g', address: '127.0.0.1', port: 80, hosts: ['*'], routes: [{ match: { prefix: '/', headers: [] }, to: [{ service: 'nope', weight: 1 }] }] }] }), ConfigError);
 });
