@@ -13,13 +13,18 @@ Nodes are told apart by node.cluster: a service's name makes the node that servi
 a gateway's name makes it that gateway; any other node (e.g. a proxyless gRPC client) gets the
 mesh's clusters and routes, and an API listener per service when it asks for one by name.
 
+With mTLS in the mesh file, the control plane is the mesh CA: every sidecar and gateway gets a
+key and certificate of its own for its SPIFFE identity over SDS on its ADS stream, renewed at
+half-life. The identity follows from node.cluster and the ADS stream is not authenticated, so
+only trusted proxies may reach the ADS port.
+
 Options:
   -c, --config <file>      the mesh file (required); watched for changes
   -p, --port <port>        ADS gRPC port (default: 18000)
       --admin-port <port>  HTTP port for /ready, /stats/prometheus, /config_dump (default: none)
       --address <ip>       address both listen on (default: 127.0.0.1)
-      --validate           check the mesh file and the resources it generates, print every
-                           problem found, exit 0 if valid and 1 if not
+      --validate           check the mesh file, its CA directory (mtls.ca_dir) and the resources
+                           it generates, print every problem found, exit 0 if valid and 1 if not
   -l, --log-level <level>  ${LOG_LEVELS.join(' | ')} (default: info)
   -h, --help               show this help
 

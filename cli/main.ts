@@ -1,4 +1,5 @@
 import { benchCommand } from '../bench/bench-command';
+import { certsCommand } from './certs-command';
 import { controlPlaneCommand } from './control-plane-command';
 import { demoCommand } from './demo-command';
 import { proxyCommand } from './proxy-command';
@@ -12,6 +13,7 @@ Commands:
   control-plane  Serve Envoy v3 ADS (SotW and Delta) from a mesh file to meshlet proxies, Envoy or gRPC clients
   demo           Run a local demo mesh on loopback: 3 echo services (weights 1/2/7) behind the proxy
   bench          Run the benchmark harness (meshlet vs direct, nginx, HAProxy, Node proxies)
+  certs          Create the mesh CA and issue SPIFFE workload certificates for mutual TLS
 
 Run 'meshlet <command> --help' for a command's options.
 `;
@@ -21,6 +23,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   'control-plane': controlPlaneCommand,
   demo: demoCommand,
   bench: benchCommand,
+  certs: certsCommand,
 };
 
 export function main(argv: string[]): void {

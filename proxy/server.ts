@@ -8,7 +8,9 @@ import { AccessLogger } from './listener/access-log';
 import { HttpConnectionManager } from './listener/http-connection-manager';
 import { HttpListener } from './listener/http-listener';
 import type { ListenerConfig } from './listener/listener-config';
-import { ListenerStats, ProxyStats } from './metrics/proxy-stats';
+import { ListenerStats, ProxyStats, sslStats } from './metrics/proxy-stats';
+import { SecretManager } from './tls/secret-manager';
+import { TlsMaterial } from './tls/tls-material';
 import type { RouteTable } from './router/route-table';
 import { XdsConfig } from '../xds/xds-config';
 
@@ -41,6 +43,8 @@ export class ProxyServer {
   readonly startedAt = Date.now();
   readonly stats: ProxyStats;
   readonly clusters: ClusterManager;
+  /** Certificates and trust bundles by name: the bootstrap's, and SDS's. */
+  readonly secrets: SecretManager;
   readonly listeners = new Map<string, HttpListener>();
   /** Listeners replaced by one on another address, or removed, finishing their requests. */
   private readonly drainingListeners = new Map<HttpListener, Promise<void>>();
@@ -60,15 +64,22 @@ export class ProxyServer {
     this.stats = new ProxyStats({
       refreshClusters: (stats) => this.clusters.refreshGauges(stats),
       refreshDownstream: (stats) => {
+        // Chains (PERMISSIVE's TLS and plaintext ones) may share a stat prefix: their gauges add up.
+        const connections = new Map<string, number>();
+        const requests = new Map<string, number>();
         for (const listener of this.listeners.values()) {
-          const prefix = listener.config.hcm.statPrefix;
-          stats.downstreamCxActive.cell(prefix).value = listener.connectionCount;
-          stats.downstreamRqActive.cell(prefix).value = listener.activeRequests;
+          for (const chain of listener.chainStats()) {
+            connections.set(chain.statPrefix, (connections.get(chain.statPrefix) ?? 0) + chain.connections);
+            requests.set(chain.statPrefix, (requests.get(chain.statPrefix) ?? 0) + chain.activeRequests);
+          }
         }
+        for (const [prefix, value] of connections) stats.downstreamCxActive.cell(prefix).value = value;
+        for (const [prefix, value] of requests) stats.downstreamRqActive.cell(prefix).value = value;
       },
       refreshXds: (stats) => this.xds?.refreshGauges(stats),
     });
-    this.clusters = new ClusterManager(this.stats, log);
+    this.secrets = new SecretManager(bootstrap.secrets, log);
+    this.clusters = new ClusterManager(this.stats, log, this.secrets);
     if (bootstrap.ads !== undefined && this.role !== 'primary') this.xds = new XdsConfig(this, bootstrap, bootstrap.ads, log, this.stats);
   }
 
@@ -92,11 +103,14 @@ export class ProxyServer {
     }
     this.state = 'INITIALIZING';
     // EDS clusters and RDS listeners are the xDS client's: they warm as their resources arrive.
-    await Promise.all(this.bootstrap.clusters.filter((c) => c.type !== 'EDS').map((c) => this.clusters.addOrUpdate(c)));
+    // Static clusters warm meanwhile: those with SDS certificates need the ADS stream up.
+    const staticClusters = Promise.all(this.bootstrap.clusters.filter((c) => c.type !== 'EDS').map((c) => this.clusters.addOrUpdate(c)));
     await this.xds?.start();
+    await staticClusters;
     if (this.role !== 'primary') {
       for (const listener of this.bootstrap.listeners) {
-        if (listener.routes.kind === 'inline') await this.addOrUpdateListener(listenerConfig(listener, listener.routes.table));
+        const tables = listener.chains.map((c) => (c.routes.kind === 'inline' ? c.routes.table : undefined));
+        if (tables.every((t) => t !== undefined)) await this.addOrUpdateListener(listenerConfig(listener, tables));
       }
     }
     collectConfigGarbage();
@@ -115,19 +129,27 @@ export class ProxyServer {
    */
   async addOrUpdateListener(config: ListenerConfig): Promise<void> {
     const current = this.listeners.get(config.name);
+    const managers = this.connectionManagers(config, current);
+    // Envoy's listener warming: a TLS chain waits for its SDS certificate before it takes connections.
+    await Promise.all(managers.map((m) => m.tls?.ready()));
     if (current !== undefined && current.config.address === config.address && current.config.port === config.port) {
-      current.update(config, this.connectionManager(config, current));
+      current.update(config, managers);
       return;
     }
-    const listener = new HttpListener(config, this.connectionManager(config, undefined));
+    const address = `${config.address}_${config.port}`;
+    const listener = new HttpListener(config, managers, {
+      ssl: sslStats(this.stats, 'downstream', address),
+      noFilterChainMatch: this.stats.noFilterChainMatch.cell(address),
+      log: this.log,
+    });
     await listener.listen();
     this.listeners.set(config.name, listener);
     if (current !== undefined) this.drainInBackground(current);
   }
 
-  /** An RDS update for one listener. */
-  setRouteTable(listenerName: string, routeTable: RouteTable): void {
-    this.listeners.get(listenerName)?.setRouteTable(routeTable);
+  /** An RDS update for one listener: its chains' route tables. */
+  setRouteTables(listenerName: string, routeTables: readonly RouteTable[]): void {
+    this.listeners.get(listenerName)?.setRouteTables(routeTables);
   }
 
   /** Stops a listener: it drains (in-flight requests finish within the drain time) in the background. */
@@ -140,23 +162,26 @@ export class ProxyServer {
 
   private drainInBackground(listener: HttpListener): void {
     const drained = listener.drain(this.options.drainTimeMs).then(() => {
-      listener.hcm.accessLog.flush();
+      for (const hcm of listener.connectionManagers) hcm.accessLog.flush();
       this.drainingListeners.delete(listener);
     });
     this.drainingListeners.set(listener, drained);
   }
 
-  /** A connection manager for `config`; an update keeps the access log sinks when they are unchanged. */
-  private connectionManager(config: ListenerConfig, current: HttpListener | undefined): HttpConnectionManager {
-    const sameLogs = current !== undefined && JSON.stringify(current.config.hcm.accessLogs) === JSON.stringify(config.hcm.accessLogs);
-    return new HttpConnectionManager(
-      config.hcm,
-      config.name,
-      this.clusters,
-      new ListenerStats(this.stats, config.name, config.hcm.statPrefix),
-      sameLogs ? current.hcm.accessLog : new AccessLogger(config.hcm.accessLogs, config.name),
-      'http',
-    );
+  /** A connection manager per filter chain; an update keeps a chain's access log sinks when they are unchanged. */
+  private connectionManagers(config: ListenerConfig, current: HttpListener | undefined): HttpConnectionManager[] {
+    return config.chains.map((chain, i) => {
+      const previous = current?.connectionManagers[i];
+      const sameLogs = previous !== undefined && JSON.stringify(previous.config.accessLogs) === JSON.stringify(chain.hcm.accessLogs);
+      return new HttpConnectionManager(
+        chain.hcm,
+        config.name,
+        this.clusters,
+        new ListenerStats(this.stats, config.name, chain.hcm.statPrefix),
+        sameLogs ? previous.accessLog : new AccessLogger(chain.hcm.accessLogs, config.name),
+        chain.tls && new TlsMaterial(chain.tls, this.secrets),
+      );
+    });
   }
 
   /**
@@ -179,7 +204,7 @@ export class ProxyServer {
       this.xds?.close();
       await Promise.all([...this.listeners.values()].map((l) => l.drain(this.options.drainTimeMs)).concat([...this.drainingListeners.values()]));
       for (const step of this.drainSteps) await step();
-      for (const listener of this.listeners.values()) listener.hcm.accessLog.flush();
+      for (const listener of this.listeners.values()) for (const hcm of listener.connectionManagers) hcm.accessLog.flush();
       await this.clusters.closeAll();
       await this.admin?.close();
       this.log.info('stopped');

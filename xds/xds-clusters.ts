@@ -40,8 +40,8 @@ export class XdsClusters {
     private readonly staticClusters: readonly ClusterConfig[],
     private readonly subscribeAssignments: (names: ReadonlySet<string>) => void,
     private readonly log: Logger,
-    /** The bootstrap's `node.locality` (zone-aware routing's local zone). */
-    private readonly localLocality?: ClusterParseOptions['localLocality'],
+    /** How CDS clusters are parsed: with ADS, the bootstrap's static secrets and `node.locality` (zone-aware routing's local zone). */
+    private readonly parseOptions: ClusterParseOptions = { ads: true },
   ) {}
 
   /** Cluster names a route may name: static and dynamic, serving or warming. */
@@ -71,7 +71,7 @@ export class XdsClusters {
       const slot = this.slots.get(resource.name);
       if (unchanged(slot?.warming ?? slot?.active, resource)) continue;
       const issues: ConfigIssue[] = [];
-      const config = parseCluster(resource.value, '', issues, { ads: true, localLocality: this.localLocality });
+      const config = parseCluster(resource.value, '', issues, this.parseOptions);
       if (config === undefined || issues.length > 0) errors.push(resourceError(CLUSTER, resource.name, issues));
       else changed.push(versioned(resource, config));
     }

@@ -9,11 +9,13 @@ import { DELTA_PROTOCOL } from './delta-protocol';
 import { XdsClusters } from './xds-clusters';
 import { XdsListeners, type ListenerHost } from './xds-listeners';
 import { nodeMessage } from './xds-node';
-import { CLUSTER, CLUSTER_LOAD_ASSIGNMENT, LISTENER, ROUTE_CONFIGURATION, type Versioned, type XdsResourceType, type XdsUpdate } from './xds-resource-types';
+import type { SecretManager } from '../proxy/tls/secret-manager';
+import { CLUSTER, CLUSTER_LOAD_ASSIGNMENT, LISTENER, ROUTE_CONFIGURATION, SECRET, type Versioned, type XdsResourceType, type XdsUpdate } from './xds-resource-types';
 
 /** What xDS changes in the proxy (ProxyServer implements it). */
 export interface XdsHost extends ListenerHost {
   readonly clusters: ClusterManager;
+  readonly secrets: SecretManager;
 }
 
 /**
@@ -48,14 +50,17 @@ export class XdsConfig implements AdsHandler {
     const clientLog = log.child({ xds: ads.protocol });
     this.client =
       ads.protocol === 'delta' ? new AdsClient(DELTA_PROTOCOL, options, this, clientLog) : new AdsClient(SOTW_PROTOCOL, options, this, clientLog);
+    const staticSecrets = new Set(bootstrap.secrets.keys());
     this.clusters = new XdsClusters(
       host.clusters,
       bootstrap.clusters,
       (names) => this.client.subscribe(CLUSTER_LOAD_ASSIGNMENT, names),
       log,
-      bootstrap.node.locality,
+      { ads: true, staticSecrets, localLocality: bootstrap.node.locality },
     );
-    this.listeners = new XdsListeners(host, bootstrap.listeners, (names) => this.client.subscribe(ROUTE_CONFIGURATION, names), log);
+    this.listeners = new XdsListeners(host, bootstrap.listeners, (names) => this.client.subscribe(ROUTE_CONFIGURATION, names), log, staticSecrets);
+    // TLS contexts subscribe to the SDS secrets they name, as they are created.
+    host.secrets.subscribe = (names) => this.client.subscribe(SECRET, names);
   }
 
   async start(): Promise<void> {
@@ -88,6 +93,8 @@ export class XdsConfig implements AdsHandler {
         return this.listeners.applyListeners(update, this.clusters.names());
       case ROUTE_CONFIGURATION:
         return this.listeners.applyRoutes(update, this.clusters.names());
+      case SECRET:
+        return this.host.secrets.applySecrets(update);
     }
     return `meshlet does not subscribe to ${update.type.typeUrl}`;
   }

@@ -8,7 +8,7 @@ import { LISTENER, ROUTE_CONFIGURATION, fromBootstrap, resourceError, unchanged,
 /** What LDS and RDS change in the proxy (ProxyServer implements it). */
 export interface ListenerHost {
   addOrUpdateListener(config: ListenerConfig): Promise<void>;
-  setRouteTable(listenerName: string, routeTable: RouteTable): void;
+  setRouteTables(listenerName: string, routeTables: readonly RouteTable[]): void;
   removeListener(name: string): void;
 }
 
@@ -27,7 +27,8 @@ interface HeldRoutes {
   readonly tables: Map<string, RouteTable>;
 }
 
-const routeName = (listener: ParsedListener): string | undefined => (listener.routes.kind === 'rds' ? listener.routes.name : undefined);
+const routeNames = (listener: ParsedListener): string[] => listener.chains.flatMap((c) => (c.routes.kind === 'rds' ? [c.routes.name] : []));
+const sameRouteNames = (a: ParsedListener, b: ParsedListener): boolean => routeNames(a).join('\n') === routeNames(b).join('\n');
 const optionsKey = (options: RouteCompileOptions): string => `${options.stripAnyHostPort === true}:${options.stripMatchingHostPort ?? ''}`;
 
 /**
@@ -49,12 +50,14 @@ export class XdsListeners {
     private readonly staticListeners: readonly ParsedListener[],
     private readonly subscribeRoutes: (names: ReadonlySet<string>) => void,
     private readonly log: Logger,
+    /** Secrets TLS contexts may name without SDS. */
+    private readonly staticSecrets: ReadonlySet<string>,
   ) {}
 
   /** The static RDS listeners start warming: their routes are subscribed to. */
   start(): void {
     for (const listener of this.staticListeners) {
-      if (listener.routes.kind !== 'rds') continue;
+      if (routeNames(listener).length === 0) continue;
       this.slots.set(listener.name, { isStatic: true, binding: false });
       this.warm(fromBootstrap(listener));
     }
@@ -73,9 +76,9 @@ export class XdsListeners {
       const slot = this.slots.get(resource.name);
       if (unchanged(slot?.warming ?? slot?.active, resource)) continue;
       const issues: ConfigIssue[] = [];
-      const listener = parseListener(resource.value, '', issues, { clusterNames, ads: true });
+      const listener = parseListener(resource.value, '', issues, { clusterNames, ads: true, staticSecrets: this.staticSecrets });
       // Routes already held must compile for this listener's options too.
-      if (listener?.routes.kind === 'rds') this.routeTable(listener, issues);
+      if (listener !== undefined) this.routeTables(listener, issues);
       if (listener === undefined || issues.length > 0) errors.push(resourceError(LISTENER, resource.name, issues));
       else changed.push(versioned(resource, listener));
     }
@@ -107,8 +110,8 @@ export class XdsListeners {
       const issues: ConfigIssue[] = [];
       const tables = new Map<string, RouteTable>();
       const users = this.listenersUsing(resource.name);
-      // Compiled for every listener using it, or once with defaults so a bad one is still NACKed.
-      for (const options of users.length > 0 ? users.map((l) => l.routeOptions) : [{}]) {
+      // Compiled for every filter chain using it, or once with defaults so a bad one is still NACKed.
+      for (const options of users.length > 0 ? users : [{}]) {
         const key = optionsKey(options);
         if (tables.has(key)) continue;
         // Over RDS, Envoy checks the clusters a route names only when validate_clusters says so.
@@ -128,7 +131,7 @@ export class XdsListeners {
       this.routes.set(name, held);
       for (const [listenerName, slot] of this.slots) {
         const active = slot.active?.value;
-        if (active !== undefined && routeName(active) === name) this.host.setRouteTable(listenerName, this.routeTable(active, [])!);
+        if (active !== undefined && routeNames(active).includes(name)) this.host.setRouteTables(listenerName, this.routeTables(active, [])!);
         this.activate(listenerName);
       }
     }
@@ -159,20 +162,20 @@ export class XdsListeners {
     const slot = this.slots.get(name);
     const next = slot?.warming;
     if (slot === undefined || next === undefined || slot.binding) return;
-    const table = this.routeTable(next.value, []);
-    if (table === undefined) return;
+    const tables = this.routeTables(next.value, []);
+    if (tables === undefined) return;
     slot.binding = true;
-    this.host.addOrUpdateListener(listenerConfig(next.value, table)).then(
+    this.host.addOrUpdateListener(listenerConfig(next.value, tables)).then(
       () => {
         if (this.slots.get(name) !== slot) return this.host.removeListener(name);
         const replaced = slot.active;
         slot.active = next;
         if (slot.warming === next) slot.warming = undefined;
         // Routes that arrived while binding.
-        const current = this.routeTable(next.value, []);
-        if (current !== undefined && current !== table) this.host.setRouteTable(name, current);
+        const current = this.routeTables(next.value, []);
+        if (current !== undefined && current.some((t, i) => t !== tables[i])) this.host.setRouteTables(name, current);
         // The replaced version's routes may be used no more.
-        if (replaced !== undefined && routeName(replaced.value) !== routeName(next.value)) this.updateSubscription();
+        if (replaced !== undefined && !sameRouteNames(replaced.value, next.value)) this.updateSubscription();
       },
       (err: Error) => {
         // As Envoy: a listener that cannot bind is dropped; the version before it (if any) keeps serving.
@@ -189,27 +192,36 @@ export class XdsListeners {
     });
   }
 
-  /** The listener's route table: inline, or compiled (once per option set) from the RouteConfiguration held. */
-  private routeTable(listener: ParsedListener, issues: ConfigIssue[]): RouteTable | undefined {
-    if (listener.routes.kind === 'inline') return listener.routes.table;
-    const held = this.routes.get(listener.routes.name);
-    if (held === undefined) return undefined;
-    const key = optionsKey(listener.routeOptions);
-    let table = held.tables.get(key);
-    if (table === undefined) {
-      const routeIssues: ConfigIssue[] = [];
-      table = compileRoutes(held.routes.source, '', routeIssues, listener.routeOptions, undefined, false);
-      for (const issue of routeIssues) issues.push({ path: '', message: `RouteConfiguration "${listener.routes.name}" (over RDS): ${issue.path}: ${issue.message}` });
-      if (table !== undefined) held.tables.set(key, table);
+  /** Each chain's route table: inline, or compiled (once per option set) from the RouteConfiguration held; undefined while one is missing. */
+  private routeTables(listener: ParsedListener, issues: ConfigIssue[]): RouteTable[] | undefined {
+    const tables: RouteTable[] = [];
+    for (const chain of listener.chains) {
+      if (chain.routes.kind === 'inline') {
+        tables.push(chain.routes.table);
+        continue;
+      }
+      const held = this.routes.get(chain.routes.name);
+      if (held === undefined) return undefined;
+      const key = optionsKey(chain.routeOptions);
+      let table = held.tables.get(key);
+      if (table === undefined) {
+        const routeIssues: ConfigIssue[] = [];
+        table = compileRoutes(held.routes.source, '', routeIssues, chain.routeOptions, undefined, false);
+        for (const issue of routeIssues) issues.push({ path: '', message: `RouteConfiguration "${chain.routes.name}" (over RDS): ${issue.path}: ${issue.message}` });
+        if (table === undefined) return undefined;
+        held.tables.set(key, table);
+      }
+      tables.push(table);
     }
-    return table;
+    return tables;
   }
 
-  private listenersUsing(name: string): ParsedListener[] {
-    const users: ParsedListener[] = [];
+  /** The route compile options of every filter chain that uses the RouteConfiguration `name`. */
+  private listenersUsing(name: string): RouteCompileOptions[] {
+    const users: RouteCompileOptions[] = [];
     for (const slot of this.slots.values()) {
       for (const version of [slot.active, slot.warming]) {
-        if (version !== undefined && routeName(version.value) === name) users.push(version.value);
+        for (const chain of version?.value.chains ?? []) if (chain.routes.kind === 'rds' && chain.routes.name === name) users.push(chain.routeOptions);
       }
     }
     return users;
@@ -238,8 +250,7 @@ export class XdsListeners {
     const names = new Set<string>();
     for (const slot of this.slots.values()) {
       for (const version of [slot.active, slot.warming]) {
-        const name = version && routeName(version.value);
-        if (name !== undefined) names.add(name);
+        for (const name of version ? routeNames(version.value) : []) names.add(name);
       }
     }
     for (const name of this.routes.keys()) if (!names.has(name)) this.routes.delete(name);

@@ -1,4 +1,5 @@
 import type { LoadBalancerOptions } from '../balancer/load-balancer';
+import type { UpstreamTlsConfig } from '../tls/tls-config';
 import type { CircuitBreakerThresholds } from './circuit-breakers';
 import type { HealthCheckConfig } from './health-checker';
 import type { OutlierDetectionConfig } from './outlier-detector';
@@ -55,6 +56,8 @@ export interface ClusterConfig {
   readonly outlierDetection: OutlierDetectionConfig | undefined;
   /** `health_checks[0]`; undefined = no active health checking. */
   readonly healthCheck: HealthCheckConfig | undefined;
+  /** `transport_socket` envoy.transport_sockets.tls; undefined = plaintext. */
+  readonly tls: UpstreamTlsConfig | undefined;
   /** The decoded Envoy Cluster, for /config_dump. */
   readonly source: unknown;
 }

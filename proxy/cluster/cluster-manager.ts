@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { ProxyStats } from '../metrics/proxy-stats';
+import type { SecretManager } from '../tls/secret-manager';
+import { TlsMaterial } from '../tls/tls-material';
 import { Cluster } from './cluster';
 import type { BreakerGauges } from './circuit-breakers';
 import type { ClusterConfig, EndpointAssignment } from './cluster-config';
@@ -17,6 +19,7 @@ export class ClusterManager {
   constructor(
     private readonly stats: ProxyStats,
     private readonly log: Logger,
+    private readonly secrets: SecretManager,
   ) {}
 
   get(name: string): Cluster | undefined {
@@ -33,7 +36,7 @@ export class ClusterManager {
    * the cluster serves, false if a newer version or a removal superseded it while warming.
    */
   async addOrUpdate(config: ClusterConfig, assignment?: EndpointAssignment): Promise<boolean> {
-    const cluster = new Cluster(config, this.stats, this.log);
+    const cluster = new Cluster(config, this.stats, this.log, config.tls && new TlsMaterial(config.tls, this.secrets));
     void this.warmingClusters.get(config.name)?.close();
     this.warmingClusters.set(config.name, cluster);
     await cluster.initialize(assignment);

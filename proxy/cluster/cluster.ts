@@ -3,7 +3,10 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from '../balancer/load-balancer';
 import type { PickContext } from '../balancer/host';
-import { clusterStats, type ClusterCounterName, type ClusterStats, type ProxyStats } from '../metrics/proxy-stats';
+import type { buildConnector } from 'undici';
+import { clusterStats, sslStats, type ClusterCounterName, type ClusterStats, type ProxyStats } from '../metrics/proxy-stats';
+import type { TlsMaterial } from '../tls/tls-material';
+import { tlsConnector } from '../upstream/tls-connector';
 import type { ClusterConfig, EndpointAssignment, EndpointConfig } from './cluster-config';
 import { CircuitBreakers } from './circuit-breakers';
 import { HealthChecker, type CheckResult, type HealthTransition } from './health-checker';
@@ -11,6 +14,8 @@ import { HealthFlag } from './health-flags';
 import { OutlierDetector, type OutlierDecision, type OutlierEjectionType } from './outlier-detector';
 import type { UpstreamOutcome } from './upstream-outcome';
 import { UpstreamHost } from './upstream-host';
+
+type Connector = buildConnector.connector;
 
 /** The counters of each outlier ejection type: [detected, enforced]. */
 const EJECTION_COUNTERS: Record<OutlierEjectionType, readonly [ClusterCounterName, ClusterCounterName]> = {
@@ -52,10 +57,15 @@ export class Cluster {
   /** Present with `health_checks`. */
   readonly healthChecker: HealthChecker<UpstreamHost> | undefined;
 
+  /** With an UpstreamTlsContext: how the hosts' pools open connections. */
+  private connector: Connector | undefined;
+
   constructor(
     readonly config: ClusterConfig,
-    proxyStats: ProxyStats,
+    private readonly proxyStats: ProxyStats,
     private readonly log: Logger,
+    /** The cluster's TLS (undefined: plaintext); owned: closed with the cluster. */
+    private readonly tls: TlsMaterial | undefined,
   ) {
     this.stats = clusterStats(proxyStats, config.name);
     this.lbOptions = config.lbOptions;
@@ -102,6 +112,11 @@ export class Cluster {
    * (successful or not), EDS clusters when their first assignment is given here or to assign().
    */
   async initialize(assignment?: EndpointAssignment): Promise<void> {
+    // Envoy: a cluster with SDS secrets warms until they arrive.
+    if (this.tls !== undefined) {
+      await this.tls.ready();
+      this.connector = tlsConnector(this.tls, this.config.connectTimeoutMs, sslStats(this.proxyStats, 'upstream', this.name), this.log, this.name);
+    }
     await this.discoverHosts(assignment);
     // Envoy: a health-checked cluster is initialized once each host has been checked once.
     if (!this.closed) await this.healthChecker?.firstRound();
@@ -166,7 +181,7 @@ export class Cluster {
         previous.delete(key);
         next.push(kept);
       } else {
-        next.push(new UpstreamHost(endpoint, this.config, () => this.connectionLimitPerHost()));
+        next.push(new UpstreamHost(endpoint, this.config, () => this.connectionLimitPerHost(), this.connector));
       }
     }
     this.hostList = next;
@@ -192,6 +207,7 @@ export class Cluster {
     if (this.dnsTimer) clearInterval(this.dnsTimer);
     if (this.outlierTimer) clearInterval(this.outlierTimer);
     this.healthChecker?.stop();
+    this.tls?.close();
     // A cluster removed while warming stops waiting for endpoints.
     this.firstAssignment?.();
     await Promise.all(this.hostList.map((h) => h.close()));

@@ -1,4 +1,4 @@
-import type { Pool as PoolType } from 'undici';
+import type { buildConnector, Pool as PoolType } from 'undici';
 
 // Only the connection pool: undici's index also loads fetch, WebSocket and caches
 // (about 9 MB of resident memory a sidecar never uses).
@@ -28,6 +28,8 @@ export class UpstreamHost implements BalancerHost {
     private readonly cluster: ClusterConfig,
     /** Called once, when the pool is created: the most connections this host may open. */
     private readonly limitConnections: () => number = () => cluster.maxConnections,
+    /** The cluster's TLS connector; undefined for plaintext. */
+    private readonly connector?: buildConnector.connector,
   ) {
     this.key = `${endpoint.address}:${endpoint.port}`;
     this.healthFlags = endpoint.healthy ? 0 : HealthFlag.FAILED_EDS_HEALTH;
@@ -67,13 +69,13 @@ export class UpstreamHost implements BalancerHost {
     const { endpoint, cluster } = this;
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
     const limit = (this.poolLimit = this.limitConnections());
-    return new Pool(`http://${host}:${endpoint.port}`, {
+    return new Pool(`${this.connector === undefined ? 'http' : 'https'}://${host}:${endpoint.port}`, {
       connections: limit > 0 ? limit : null,
       pipelining: 1,
       keepAliveTimeout: cluster.idleTimeoutMs,
       keepAliveMaxTimeout: cluster.idleTimeoutMs,
       maxRequestsPerClient: cluster.maxRequestsPerConnection || undefined,
-      connect: { timeout: cluster.connectTimeoutMs },
+      connect: this.connector ?? { timeout: cluster.connectTimeoutMs },
       // The route timeout bounds a request; these would only fire first with other semantics.
       headersTimeout: 0,
       bodyTimeout: 0,

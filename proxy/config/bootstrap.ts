@@ -8,6 +8,7 @@ import { adsClusterName, parseDynamicResources, type AdsConfig } from './config-
 import { parseListener, type ParsedListener } from './listener-parser';
 import { onlyFields } from './field-support';
 import { parseSocketAddress } from './socket-address';
+import { parseSecret, type Secret } from '../tls/secret';
 
 /** `node`: who this proxy is, as the control plane sees it. */
 export interface NodeConfig {
@@ -26,6 +27,8 @@ export interface BootstrapConfig {
   readonly listeners: readonly ParsedListener[];
   /** Static clusters; those of type EDS wait for their endpoints from ADS. */
   readonly clusters: readonly ClusterConfig[];
+  /** `static_resources.secrets`: certificates and trust bundles that TLS contexts name. */
+  readonly secrets: ReadonlyMap<string, Secret>;
   /** `dynamic_resources`: the ADS stream and what comes over it. */
   readonly ads: AdsConfig | undefined;
   /** The decoded Envoy Bootstrap, for /config_dump. */
@@ -55,7 +58,7 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
   const bootstrap = decodeJson('envoy.config.bootstrap.v3.Bootstrap', document ?? {});
   const issues: ConfigIssue[] = [];
   onlyFields(bootstrap, '', ['node', 'static_resources', 'dynamic_resources', 'admin'], issues);
-  onlyFields(bootstrap.static_resources, 'static_resources', ['listeners', 'clusters'], issues);
+  onlyFields(bootstrap.static_resources, 'static_resources', ['listeners', 'clusters', 'secrets'], issues);
   onlyFields(bootstrap.node, 'node', ['id', 'cluster', 'locality', 'metadata'], issues);
 
   let admin: BootstrapConfig['admin'];
@@ -65,12 +68,20 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
   }
 
   const hasAds = bootstrap.dynamic_resources?.ads_config !== undefined;
+  const secrets = new Map<string, Secret>();
+  (bootstrap.static_resources?.secrets ?? []).forEach((raw: any, i: number) => {
+    const path = `static_resources.secrets[${i}]`;
+    if (secrets.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate secret name "${raw.name}"` });
+    const secret = parseSecret(raw, path, issues);
+    if (secret) secrets.set(secret.name, secret);
+  });
+  const secretContext = { ads: hasAds, staticSecrets: new Set(secrets.keys()) };
   const adsCluster = adsClusterName(bootstrap.dynamic_resources);
   const clusters = new Map<string, ClusterConfig>();
   (bootstrap.static_resources?.clusters ?? []).forEach((raw: any, i: number) => {
     const path = `static_resources.clusters[${i}]`;
     if (clusters.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate cluster name "${raw.name}"` });
-    const cluster = parseCluster(raw, path, issues, { ads: hasAds, grpc: raw.name === adsCluster, localLocality: bootstrap.node?.locality });
+    const cluster = parseCluster(raw, path, issues, { ...secretContext, grpc: raw.name === adsCluster, localLocality: bootstrap.node?.locality });
     if (cluster) clusters.set(cluster.name, cluster);
   });
   const ads = parseDynamicResources(bootstrap.dynamic_resources, 'dynamic_resources', issues, clusters);
@@ -78,7 +89,7 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
   const listeners: ParsedListener[] = [];
   const listenerNames = new Set<string>();
   // With CDS, routes may name clusters that only the control plane knows: they are checked when they arrive over RDS.
-  const context = { clusterNames: ads?.cds ? undefined : new Set(clusters.keys()), ads: hasAds };
+  const context = { ...secretContext, clusterNames: ads?.cds ? undefined : new Set(clusters.keys()) };
   (bootstrap.static_resources?.listeners ?? []).forEach((raw: any, i: number) => {
     const path = `static_resources.listeners[${i}]`;
     if (raw.name !== undefined && listenerNames.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate listener name "${raw.name}"` });
@@ -94,6 +105,7 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
     node: { id: node.id ?? '', cluster: node.cluster ?? '', locality: node.locality, metadata: node.metadata },
     listeners,
     clusters: [...clusters.values()],
+    secrets,
     ads,
     source: bootstrap,
   };

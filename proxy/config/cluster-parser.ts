@@ -8,6 +8,7 @@ import { DEFAULT_OUTLIER_DETECTION, type OutlierDetectionConfig } from '../clust
 import { checkAdsConfigSource } from './config-source';
 import { onlyFields } from './field-support';
 import { parseSocketAddress } from './socket-address';
+import { parseUpstreamTransportSocket, type SecretContext } from './tls-context-parser';
 
 const DISCOVERY_TYPES: readonly DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS'];
 const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH'];
@@ -15,9 +16,7 @@ const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOp
 /** Health states that take an endpoint out of rotation (Envoy's `HealthStatus`). */
 const EXCLUDED_HEALTH = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
 
-export interface ClusterParseOptions {
-  /** Whether the bootstrap has an ADS stream, which EDS clusters need. */
-  readonly ads: boolean;
+export interface ClusterParseOptions extends SecretContext {
   /** The ADS cluster speaks gRPC: it may say `http2_protocol_options` (grpc-js does HTTP/2 anyway). */
   readonly grpc?: boolean;
   /** The bootstrap's `node.locality`: the local zone of zone-aware routing. */
@@ -29,7 +28,7 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[], 
   onlyFields(cluster, path, [
     'name', 'type', 'connect_timeout', 'lb_policy', 'load_assignment', 'dns_refresh_rate', 'dns_lookup_family',
     'common_lb_config', 'ring_hash_lb_config', 'least_request_lb_config', 'typed_extension_protocol_options', 'eds_cluster_config',
-    'circuit_breakers', 'outlier_detection', 'health_checks',
+    'circuit_breakers', 'outlier_detection', 'health_checks', 'transport_socket',
   ], issues);
   const type: DiscoveryType = cluster.type ?? 'STATIC';
   if (!DISCOVERY_TYPES.includes(type)) issues.push({ path: `${path}.type`, message: `${type} clusters are not supported (supported: ${DISCOVERY_TYPES.join(', ')})` });
@@ -40,6 +39,9 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[], 
   const assignment = parseLoadAssignment(cluster.load_assignment, `${path}.load_assignment`, issues, type !== 'STATIC');
   const protocol = parseProtocolOptions(cluster.typed_extension_protocol_options, `${path}.typed_extension_protocol_options`, issues, options.grpc === true);
   const breakers = parseCircuitBreakers(cluster.circuit_breakers, `${path}.circuit_breakers`, issues);
+  if (cluster.transport_socket !== undefined && cluster.health_checks !== undefined) {
+    issues.push({ path: `${path}.health_checks`, message: 'not supported by meshlet on a cluster with a TLS transport socket (health checks are plaintext)' });
+  }
 
   return {
     name: cluster.name,
@@ -59,6 +61,7 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[], 
     perHostMaxConnections: breakers.perHostMaxConnections,
     outlierDetection: parseOutlierDetection(cluster.outlier_detection, `${path}.outlier_detection`, issues),
     healthCheck: parseHealthChecks(cluster.health_checks, `${path}.health_checks`, issues),
+    tls: parseUpstreamTransportSocket(cluster.transport_socket, `${path}.transport_socket`, issues, options),
     source: cluster,
   };
 }

@@ -2,12 +2,18 @@ import type { ConfigIssue } from '../../xds/config-error';
 import { ConfigError } from '../../xds/config-error';
 import type { AccessLogConfig, HttpConnectionManagerConfig, ListenerConfig } from '../listener/listener-config';
 import { compileRouteConfiguration, type RouteTable, type RouteTableOptions } from '../router/route-table';
+import { compileRbacFilter, type RbacFilter } from '../http-filter/rbac-policy';
+import type { DownstreamTlsConfig } from '../tls/tls-config';
+import type { FilterChainMatch } from '../listener/filter-chain-match';
 import { checkAdsConfigSource } from './config-source';
+import { parseDownstreamTransportSocket, type SecretContext } from './tls-context-parser';
 import { onlyFields } from './field-support';
 import { parseSocketAddress } from './socket-address';
 
 const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
+const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 const ACCESS_LOG_TYPES: Record<string, AccessLogConfig['sink']> = {
   'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': 'stdout',
@@ -18,67 +24,121 @@ const ACCESS_LOG_TYPES: Record<string, AccessLogConfig['sink']> = {
 /** How a listener's connection manager compiles a route configuration (its host-port stripping). */
 export type RouteCompileOptions = Omit<RouteTableOptions, 'basePath'>;
 
+/** A filter chain as parsed once: its match, its TLS, and its connection manager, complete or waiting for RDS. */
+export interface ParsedFilterChain {
+  readonly name: string;
+  readonly match: FilterChainMatch;
+  readonly tls: DownstreamTlsConfig | undefined;
+  readonly hcm: Omit<HttpConnectionManagerConfig, 'routeTable'>;
+  readonly routes: { readonly kind: 'inline'; readonly table: RouteTable } | { readonly kind: 'rds'; readonly name: string };
+  readonly routeOptions: RouteCompileOptions;
+}
+
 /**
- * A listener as parsed once from config: complete with its inline route table, or waiting for
- * the RouteConfiguration that RDS delivers (Envoy's warming listener). Immutable.
+ * A listener as parsed once from config: its filter chains, each complete with its inline route
+ * table or waiting for the RouteConfiguration that RDS delivers (Envoy's warming listener). Immutable.
  */
 export interface ParsedListener {
   readonly name: string;
   readonly address: string;
   readonly port: number;
-  readonly hcm: Omit<HttpConnectionManagerConfig, 'routeTable'>;
-  readonly routes: { readonly kind: 'inline'; readonly table: RouteTable } | { readonly kind: 'rds'; readonly name: string };
-  readonly routeOptions: RouteCompileOptions;
+  /** `listener_filters` has envoy.filters.listener.tls_inspector: chains can match on transport_protocol and server_names. */
+  readonly tlsInspector: boolean;
+  readonly chains: readonly ParsedFilterChain[];
   /** The decoded Envoy Listener, for /config_dump. */
   readonly source: unknown;
 }
 
-export interface ListenerParseContext {
+export interface ListenerParseContext extends SecretContext {
   /** Clusters a route may name; undefined when they come from CDS later and cannot be checked yet. */
   readonly clusterNames: ReadonlySet<string> | undefined;
-  /** Whether the bootstrap has an ADS stream, which RDS needs. */
-  readonly ads: boolean;
 }
 
-/** The complete listener once its routes are known. */
-export function listenerConfig(listener: ParsedListener, routeTable: RouteTable): ListenerConfig {
-  return { name: listener.name, address: listener.address, port: listener.port, hcm: { ...listener.hcm, routeTable }, source: listener.source };
+/** The complete listener once every chain's routes are known (`tables` in chain order). */
+export function listenerConfig(listener: ParsedListener, tables: readonly RouteTable[]): ListenerConfig {
+  return {
+    name: listener.name,
+    address: listener.address,
+    port: listener.port,
+    tlsInspector: listener.tlsInspector,
+    chains: listener.chains.map((chain, i) => ({ name: chain.name, match: chain.match, tls: chain.tls, hcm: { ...chain.hcm, routeTable: tables[i]! } })),
+    source: listener.source,
+  };
 }
 
-/** Envoy `Listener` (normalized decoder output) with one HTTP connection manager → ParsedListener. */
+/** Envoy `Listener` (normalized decoder output) with HTTP connection managers → ParsedListener. */
 export function parseListener(listener: any, path: string, issues: ConfigIssue[], context: ListenerParseContext): ParsedListener | undefined {
-  onlyFields(listener, path, ['name', 'address', 'filter_chains'], issues);
+  onlyFields(listener, path, ['name', 'address', 'filter_chains', 'listener_filters'], issues);
   const address = parseSocketAddress(listener.address, `${path}.address`, issues);
-  const chains: any[] = listener.filter_chains ?? [];
-  if (chains.length !== 1) {
-    issues.push({ path: `${path}.filter_chains`, message: `exactly one filter chain is supported, found ${chains.length}` });
+  const tlsInspector = parseListenerFilters(listener.listener_filters ?? [], `${path}.listener_filters`, issues);
+  const raw: any[] = listener.filter_chains ?? [];
+  if (raw.length === 0) {
+    issues.push({ path: `${path}.filter_chains`, message: 'at least one filter chain is required' });
     return undefined;
   }
-  const chainPath = `${path}.filter_chains[0]`;
-  onlyFields(chains[0], chainPath, ['filters'], issues);
-  const filters: any[] = chains[0].filters ?? [];
+  const chains = raw.map((chain, i) => parseFilterChain(chain, `${path}.filter_chains[${i}]`, i, issues, context, address?.port ?? 0));
+  const matches = chains.map((c) => c?.match);
+  matches.forEach((match, i) => {
+    if (match === undefined) return;
+    if (!tlsInspector && (match.transportProtocol === 'tls' || match.serverNames.length > 0)) {
+      issues.push({ path: `${path}.filter_chains[${i}].filter_chain_match`, message: 'matching on transport_protocol "tls" or server_names needs the envoy.filters.listener.tls_inspector listener filter' });
+    }
+    const same = matches.findIndex((m) => m !== undefined && sameMatch(m, match));
+    if (same < i) issues.push({ path: `${path}.filter_chains[${i}].filter_chain_match`, message: `the same as filter_chains[${same}]'s: Envoy rejects overlapping filter chains` });
+  });
+  if (address === undefined || chains.some((c) => c === undefined)) return undefined;
+  return { name: listener.name || `${address.address}:${address.port}`, address: address.address, port: address.port, tlsInspector, chains: chains as ParsedFilterChain[], source: listener };
+}
+
+/** `listener_filters`: meshlet has the TLS inspector (what lets one port serve mTLS and plaintext). */
+function parseListenerFilters(filters: any[], path: string, issues: ConfigIssue[]): boolean {
+  let tlsInspector = false;
+  filters.forEach((filter, i) => {
+    const at = `${path}[${i}]`;
+    onlyFields(filter, at, ['name', 'typed_config'], issues);
+    if (filter.typed_config?.['@type'] !== TLS_INSPECTOR_TYPE) {
+      issues.push({ path: at, message: `listener filter "${filter.name}" is not supported; meshlet has envoy.filters.listener.tls_inspector` });
+      return;
+    }
+    onlyFields(filter.typed_config, `${at}.typed_config`, [], issues);
+    tlsInspector = true;
+  });
+  return tlsInspector;
+}
+
+function parseFilterChain(chain: any, path: string, index: number, issues: ConfigIssue[], context: ListenerParseContext, port: number): ParsedFilterChain | undefined {
+  onlyFields(chain, path, ['name', 'filters', 'filter_chain_match', 'transport_socket'], issues);
+  const match = parseFilterChainMatch(chain.filter_chain_match ?? {}, `${path}.filter_chain_match`, issues);
+  const tls = parseDownstreamTransportSocket(chain.transport_socket, `${path}.transport_socket`, issues, context);
+  const filters: any[] = chain.filters ?? [];
   if (filters.length !== 1 || filters[0].typed_config?.['@type'] !== HCM_TYPE) {
-    issues.push({ path: `${chainPath}.filters`, message: `exactly one filter, ${HCM_FILTER} with typed_config ${HCM_TYPE}, is supported` });
+    issues.push({ path: `${path}.filters`, message: `exactly one filter, ${HCM_FILTER} with typed_config ${HCM_TYPE}, is supported` });
     return undefined;
   }
-  const hcmPath = `${chainPath}.filters[0].typed_config`;
+  const hcmPath = `${path}.filters[0].typed_config`;
   const raw = filters[0].typed_config;
   const routeOptions: RouteCompileOptions = {
     stripAnyHostPort: raw.strip_any_host_port === true,
-    stripMatchingHostPort: raw.strip_matching_host_port === true ? (address?.port ?? 0) : undefined,
+    stripMatchingHostPort: raw.strip_matching_host_port === true ? port : undefined,
   };
   const hcm = parseHttpConnectionManager(raw, hcmPath, issues);
   const routes = parseRouteSpecifier(raw, hcmPath, issues, context, routeOptions);
-  if (address === undefined || hcm === undefined || routes === undefined) return undefined;
-  return {
-    name: listener.name || `${address.address}:${address.port}`,
-    address: address.address,
-    port: address.port,
-    hcm,
-    routes,
-    routeOptions,
-    source: listener,
-  };
+  if (hcm === undefined || routes === undefined || match === undefined) return undefined;
+  return { name: chain.name || String(index), match, tls, hcm, routes, routeOptions };
+}
+
+function parseFilterChainMatch(match: any, path: string, issues: ConfigIssue[]): FilterChainMatch | undefined {
+  onlyFields(match, path, ['transport_protocol', 'server_names'], issues);
+  const transportProtocol: string = match.transport_protocol ?? '';
+  if (transportProtocol !== '' && transportProtocol !== 'tls' && transportProtocol !== 'raw_buffer') {
+    issues.push({ path: `${path}.transport_protocol`, message: `"${transportProtocol}" is not supported (tls, raw_buffer)` });
+    return undefined;
+  }
+  return { transportProtocol: transportProtocol === '' ? undefined : transportProtocol, serverNames: (match.server_names ?? []).map((n: string) => n.toLowerCase()) };
+}
+
+function sameMatch(a: FilterChainMatch, b: FilterChainMatch): boolean {
+  return a.transportProtocol === b.transportProtocol && a.serverNames.length === b.serverNames.length && a.serverNames.every((n) => b.serverNames.includes(n));
 }
 
 /** The HCM's `route_config` (inline) or `rds` (by name, over ADS). */
@@ -88,7 +148,7 @@ function parseRouteSpecifier(
   issues: ConfigIssue[],
   context: ListenerParseContext,
   options: RouteCompileOptions,
-): ParsedListener['routes'] | undefined {
+): ParsedFilterChain['routes'] | undefined {
   if (hcm.rds !== undefined) {
     onlyFields(hcm.rds, `${path}.rds`, ['config_source', 'route_config_name'], issues);
     checkAdsConfigSource(hcm.rds.config_source, `${path}.rds.config_source`, issues, context.ads);
@@ -126,17 +186,20 @@ export function compileRoutes(
   }
 }
 
-function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[]): ParsedListener['hcm'] | undefined {
+function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[]): ParsedFilterChain['hcm'] | undefined {
   onlyFields(hcm, path, [
     'stat_prefix', 'codec_type', 'route_config', 'rds', 'http_filters', 'access_log', 'use_remote_address', 'xff_num_trusted_hops',
     'generate_request_id', 'server_name', 'via', 'strip_any_host_port', 'strip_matching_host_port',
     'common_http_protocol_options', 'request_timeout', 'request_headers_timeout', 'max_request_headers_kb',
+    'forward_client_cert_details', 'set_current_client_cert_details',
   ], issues);
   if (hcm.codec_type !== undefined && hcm.codec_type !== 'AUTO' && hcm.codec_type !== 'HTTP1') {
     issues.push({ path: `${path}.codec_type`, message: `${hcm.codec_type} is not supported (AUTO, HTTP1)` });
   }
   onlyFields(hcm.common_http_protocol_options, `${path}.common_http_protocol_options`, ['idle_timeout', 'max_stream_duration'], issues);
-  parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
+  const rbac = parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
+  const fields = hcm.set_current_client_cert_details ?? {};
+  onlyFields(fields, `${path}.set_current_client_cert_details`, ['subject', 'cert', 'chain', 'dns', 'uri'], issues);
   const accessLogs = parseAccessLogs(hcm.access_log ?? [], `${path}.access_log`, issues);
   return {
     statPrefix: hcm.stat_prefix ?? '',
@@ -151,20 +214,27 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     requestHeadersTimeoutMs: hcm.request_headers_timeout ?? 0,
     requestTimeoutMs: hcm.request_timeout ?? 0,
     maxRequestHeadersKb: hcm.max_request_headers_kb ?? 60,
+    rbac,
+    forwardClientCert: hcm.forward_client_cert_details ?? 'SANITIZE',
+    clientCertFields: { subject: fields.subject === true, cert: fields.cert === true, chain: fields.chain === true, dns: fields.dns === true, uri: fields.uri === true },
   };
 }
 
-function parseHttpFilters(filters: any[], path: string, issues: ConfigIssue[]): void {
+/** `http_filters`: optionally RBAC, then the router, which must be last. Returns the compiled RBAC filter. */
+function parseHttpFilters(filters: any[], path: string, issues: ConfigIssue[]): RbacFilter | undefined {
+  let rbac: RbacFilter | undefined;
   filters.forEach((filter, i) => {
     const at = `${path}[${i}]`;
     onlyFields(filter, at, ['name', 'typed_config'], issues);
     const type = filter.typed_config?.['@type'];
-    if (type !== ROUTER_TYPE) issues.push({ path: at, message: `HTTP filter "${filter.name}" (${type ?? 'no typed_config'}) is not supported; meshlet has envoy.filters.http.router` });
-    else onlyFields(filter.typed_config, `${at}.typed_config`, [], issues);
+    if (type === ROUTER_TYPE) onlyFields(filter.typed_config, `${at}.typed_config`, [], issues);
+    else if (type === RBAC_TYPE && rbac === undefined) rbac = compileRbacFilter(filter.typed_config, `${at}.typed_config`, issues);
+    else issues.push({ path: at, message: `HTTP filter "${filter.name}" (${type ?? 'no typed_config'}) is not supported; meshlet has envoy.filters.http.rbac (once) and envoy.filters.http.router` });
   });
   if (filters.length === 0 || filters[filters.length - 1].typed_config?.['@type'] !== ROUTER_TYPE) {
     issues.push({ path, message: 'the last HTTP filter must be envoy.filters.http.router' });
   }
+  return rbac;
 }
 
 function parseAccessLogs(logs: any[], path: string, issues: ConfigIssue[]): AccessLogConfig[] {

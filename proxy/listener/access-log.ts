@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import pino, { type Logger } from 'pino';
+import { verifiedPeer } from '../tls/handshake-peer';
 import type { AccessLogConfig } from './listener-config';
 import type { StreamInfo } from './stream-info';
 
@@ -49,6 +50,8 @@ export class AccessLogger {
       request_id: info.requestId || undefined,
       upstream_attempts: info.attempts,
       retry_not_possible: info.retryNotPossible || undefined,
+      response_code_details: info.responseDetail || undefined,
+      downstream_peer_uri_san: verifiedPeer(req.socket)?.uriSans[0],
     };
     for (const sink of this.sinks) sink.info(entry);
   }

@@ -14,6 +14,13 @@ import { copyEndToEnd } from './hop-by-hop';
 import type { HttpConnectionManagerConfig } from './listener-config';
 import { ResponseFlag, type ResponseFlags } from './response-flags';
 import { StreamInfo } from './stream-info';
+import { forwardedClientCert } from '../http-filter/client-cert-header';
+import type { RbacFilter, RbacRequest } from '../http-filter/rbac-policy';
+import { verifiedPeer } from '../tls/handshake-peer';
+import type { PeerIdentity } from '../tls/peer-identity';
+import type { TlsMaterial } from '../tls/tls-material';
+
+const XFCC = 'x-forwarded-client-cert';
 
 /**
  * Envoy's HTTP connection manager with the router filter: takes a parsed
@@ -25,6 +32,7 @@ export class HttpConnectionManager {
   activeRequests = 0;
   /** Set while draining: responses then carry `connection: close`. */
   draining = false;
+  readonly scheme: 'http' | 'https';
 
   constructor(
     /** Swapped whole when the listener's config (or its RDS route table) changes. */
@@ -33,8 +41,11 @@ export class HttpConnectionManager {
     readonly clusters: ClusterManager,
     readonly stats: ListenerStats,
     readonly accessLog: AccessLogger,
-    readonly scheme: 'http' | 'https',
-  ) {}
+    /** The filter chain's TLS (its own certificate is XFCC's By=); undefined for plaintext. */
+    readonly tls: TlsMaterial | undefined,
+  ) {
+    this.scheme = tls === undefined ? 'http' : 'https';
+  }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const info = new StreamInfo(req, res, performance.now());
@@ -61,6 +72,8 @@ export class HttpConnectionManager {
     if (config.routeTable.hasInternalOnlyHeaders && !isInternalAddress(this.clientAddress(req, headers))) {
       config.routeTable.removeInternalOnlyHeaders(headers);
     }
+    const peer = this.tls === undefined ? undefined : verifiedPeer(req.socket);
+    if (config.rbac !== undefined && !this.authorize(config.rbac, info, request, req, peer)) return;
     // Envoy's router consumes the retry headers (x-envoy-retry-on, x-envoy-max-retries, ...)
     // from every request and honours them only from internal clients.
     let retryHeaders = takeRetryHeaders(headers);
@@ -80,7 +93,7 @@ export class HttpConnectionManager {
     const cluster = this.clusters.get(choice.name);
     if (cluster === undefined) return this.localReply(info, 503, ResponseFlag.NoClusterFound, `cluster "${choice.name}" not found\n`);
 
-    this.addForwardingHeaders(info, req, headers);
+    this.addForwardingHeaders(info, req, headers, peer);
     const context = route.usesContext ? new RequestContext(request, req, info.startMs) : undefined;
     let pick: PickContext | undefined;
     if (context !== undefined) {
@@ -139,12 +152,9 @@ export class HttpConnectionManager {
       info.status = status;
       const payload = Buffer.from(body);
       info.bytesSent = payload.length;
-      res.writeHead(status, [
-        'content-type', 'text/plain',
-        'content-length', String(payload.length),
-        'server', this.config.serverName,
-        'x-meshlet-response-flags', flag,
-      ]);
+      const headers = ['content-type', 'text/plain', 'content-length', String(payload.length), 'server', this.config.serverName];
+      if (flag !== '') headers.push('x-meshlet-response-flags', flag);
+      res.writeHead(status, headers);
       res.end(payload);
     }
     this.finish(info);
@@ -164,6 +174,28 @@ export class HttpConnectionManager {
     this.finish(info);
   }
 
+  /** Envoy's RBAC filter: false when the request was denied (and answered 403). */
+  private authorize(rbac: RbacFilter, info: StreamInfo, request: RouteRequest, req: IncomingMessage, peer: PeerIdentity | undefined): boolean {
+    const rbacRequest: RbacRequest = {
+      ...request,
+      peer,
+      remoteAddress: req.socket.remoteAddress ?? '',
+      clientAddress: this.clientAddress(req, request.headers),
+      localPort: req.socket.localPort ?? 0,
+    };
+    const shadow = rbac.evaluateShadow(rbacRequest);
+    if (shadow !== undefined) (shadow.allowed ? this.stats.rbacShadowAllowed : this.stats.rbacShadowDenied).value++;
+    const decision = rbac.evaluate(rbacRequest);
+    if (decision.allowed) {
+      this.stats.rbacAllowed.value++;
+      return true;
+    }
+    this.stats.rbacDenied.value++;
+    info.responseDetail = `rbac_access_denied_matched_policy[${decision.policy ?? 'none'}]`;
+    this.localReply(info, 403, '', 'RBAC: access denied\n');
+    return false;
+  }
+
   /** The original client as Envoy trusts it (use_remote_address, xff_num_trusted_hops). */
   clientAddress(req: IncomingMessage, headers: readonly string[]): string {
     const config = this.config;
@@ -171,8 +203,12 @@ export class HttpConnectionManager {
   }
 
   /** x-forwarded-for / -proto and x-request-id, as Envoy's connection manager sets them. */
-  private addForwardingHeaders(info: StreamInfo, req: IncomingMessage, headers: string[]): void {
+  private addForwardingHeaders(info: StreamInfo, req: IncomingMessage, headers: string[], peer: PeerIdentity | undefined): void {
     const config = this.config;
+    const xfcc = headerValue(headers, XFCC);
+    const forwarded = forwardedClientCert(xfcc, config.forwardClientCert, config.clientCertFields, this.tls?.current?.localIdentity, peer);
+    if (forwarded !== undefined) setHeader(headers, XFCC, forwarded);
+    else if (xfcc !== undefined) removeHeader(headers, XFCC);
     if (config.useRemoteAddress) {
       // This proxy is the edge: it appends the peer it saw, and the scheme it served.
       const xff = headerValue(headers, 'x-forwarded-for');

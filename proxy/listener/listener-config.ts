@@ -1,4 +1,8 @@
+import type { RbacFilter } from '../http-filter/rbac-policy';
+import type { ClientCertFields, ForwardClientCertDetails } from '../http-filter/client-cert-header';
 import type { RouteTable } from '../router/route-table';
+import type { DownstreamTlsConfig } from '../tls/tls-config';
+import type { FilterChainMatch } from './filter-chain-match';
 
 /** Where an access log goes (Envoy's stdout/stderr/file access loggers). */
 export interface AccessLogConfig {
@@ -27,6 +31,19 @@ export interface HttpConnectionManagerConfig {
   readonly requestTimeoutMs: number;
   /** `max_request_headers_kb` (default 60). */
   readonly maxRequestHeadersKb: number;
+  /** The envoy.filters.http.rbac filter before the router, if configured. */
+  readonly rbac: RbacFilter | undefined;
+  /** `forward_client_cert_details` and `set_current_client_cert_details` (x-forwarded-client-cert). */
+  readonly forwardClientCert: ForwardClientCertDetails;
+  readonly clientCertFields: ClientCertFields;
+}
+
+/** One filter chain: which connections it takes, their TLS, and the connection manager they get. */
+export interface FilterChainConfig {
+  readonly name: string;
+  readonly match: FilterChainMatch;
+  readonly tls: DownstreamTlsConfig | undefined;
+  readonly hcm: HttpConnectionManagerConfig;
 }
 
 /** A listener as parsed once from config; immutable. */
@@ -34,7 +51,9 @@ export interface ListenerConfig {
   readonly name: string;
   readonly address: string;
   readonly port: number;
-  readonly hcm: HttpConnectionManagerConfig;
+  /** Whether connections are inspected (TLS or plaintext, SNI) to choose their filter chain. */
+  readonly tlsInspector: boolean;
+  readonly chains: readonly FilterChainConfig[];
   /** The decoded Envoy Listener, for /config_dump. */
   readonly source: unknown;
 }

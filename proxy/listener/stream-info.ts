@@ -29,6 +29,8 @@ export class StreamInfo {
    * 'request body not buffered (chunked)' — a streamed body cannot be replayed.
    */
   retryNotPossible = '';
+  /** Envoy's %RESPONSE_CODE_DETAILS% where it says more than the flags (e.g. which RBAC policy denied). */
+  responseDetail = '';
 
   constructor(
     readonly req: IncomingMessage,

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import type { BreakerGauges } from '../cluster/circuit-breakers';
+import type { VerifyFailure } from '../tls/peer-verification';
 import { CounterFamily, GaugeFamily, HistogramFamily, type Aggregator, type CounterCell, type HistogramCell } from './metric-family';
 
 /** The circuit breaker gauges: Envoy's names under `circuit_breakers.default.`, and how workers combine. */
@@ -119,10 +120,53 @@ class ClusterStatsCells {
   }
 }
 
+/** TLS counters with Envoy's names (`ssl.*` under a listener or a cluster). */
+const SSL_COUNTERS = {
+  handshake: ['ssl_handshake', 'TLS handshakes completed and verified'],
+  connectionError: ['ssl_connection_error', 'TLS handshakes that failed (protocol errors, plaintext to a TLS port, our certificate refused by the peer)'],
+  failVerifyNoCert: ['ssl_fail_verify_no_cert', 'Connections closed because the peer presented no certificate'],
+  failVerifyError: ['ssl_fail_verify_error', 'Connections closed because the peer certificate did not verify (untrusted CA, expired, not yet valid)'],
+  failVerifySan: ['ssl_fail_verify_san', 'Connections closed because no subject alt name of the peer certificate matched'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+type SslCounterName = keyof typeof SSL_COUNTERS;
+
+/** A listener's or a cluster's TLS counters, resolved once. */
+export type SslStats = { readonly [K in SslCounterName]: CounterCell } & {
+  /** Counts a refused peer under Envoy's counter and meshlet's exact reason. */
+  failVerify(reason: VerifyFailure): void;
+};
+
+const VERIFY_COUNTER: Record<VerifyFailure, SslCounterName> = {
+  no_cert: 'failVerifyNoCert',
+  untrusted_ca: 'failVerifyError',
+  expired: 'failVerifyError',
+  not_yet_valid: 'failVerifyError',
+  invalid_cert: 'failVerifyError',
+  san_mismatch: 'failVerifySan',
+};
+
+/** `side` downstream: `name` is a listener address (Envoy's `127.0.0.1_15006`); upstream: a cluster name. */
+export function sslStats(stats: ProxyStats, side: 'downstream' | 'upstream', name: string): SslStats {
+  const families = side === 'downstream' ? stats.listenerSsl : stats.clusterSsl;
+  const cells = Object.fromEntries(Object.keys(SSL_COUNTERS).map((k) => [k, families[k as SslCounterName].cell(name)])) as Record<SslCounterName, CounterCell>;
+  return {
+    ...cells,
+    failVerify(reason: VerifyFailure) {
+      cells[VERIFY_COUNTER[reason]].value++;
+      stats.sslFailVerify.cell(side, name, reason).value++;
+    },
+  };
+}
+
 /** Per-listener (HTTP connection manager) counters. */
 export class ListenerStats {
   readonly rqTotal: CounterCell;
   readonly cxTotal: CounterCell;
+  readonly rbacAllowed: CounterCell;
+  readonly rbacDenied: CounterCell;
+  readonly rbacShadowAllowed: CounterCell;
+  readonly rbacShadowDenied: CounterCell;
   private readonly byClass: CounterCell[] = [];
   private readonly byFlag = new Map<string, CounterCell>();
   /** route → cluster → code class → cells; keyed by the compiled route object so a config swap starts fresh. */
@@ -132,6 +176,10 @@ export class ListenerStats {
   constructor(private readonly stats: ProxyStats, readonly listenerName: string, readonly statPrefix: string) {
     this.rqTotal = stats.downstreamRqTotal.cell(statPrefix);
     this.cxTotal = stats.downstreamCxTotal.cell(statPrefix);
+    this.rbacAllowed = stats.rbacAllowed.cell(statPrefix);
+    this.rbacDenied = stats.rbacDenied.cell(statPrefix);
+    this.rbacShadowAllowed = stats.rbacShadowAllowed.cell(statPrefix);
+    this.rbacShadowDenied = stats.rbacShadowDenied.cell(statPrefix);
   }
 
   responseClass(status: number): void {
@@ -184,6 +232,13 @@ export class ListenerStats {
   }
 }
 
+function sslFamilies(prefix: string, label: string): Record<SslCounterName, CounterFamily> {
+  return Object.fromEntries(Object.entries(SSL_COUNTERS).map(([field, [name, help]]) => [field, new CounterFamily(`${prefix}_${name}`, help, [label])])) as Record<
+    SslCounterName,
+    CounterFamily
+  >;
+}
+
 /**
  * Every metric meshlet exports. Names follow Envoy's Prometheus output
  * (`envoy_cluster_upstream_rq_total{envoy_cluster_name=...}`) where Envoy has one,
@@ -233,6 +288,22 @@ export class ProxyStats {
     'envoy_response_code_class',
     'envoy_cluster_name',
   ]);
+  readonly listenerSsl = sslFamilies('envoy_listener', 'envoy_listener_address');
+  readonly clusterSsl = sslFamilies('envoy_cluster', 'envoy_cluster_name');
+  readonly sslFailVerify = new CounterFamily(
+    'meshlet_ssl_fail_verify_total',
+    'Peers refused by TLS verification, by exact reason (no_cert, untrusted_ca, expired, not_yet_valid, san_mismatch, invalid_cert)',
+    ['side', 'name', 'reason'],
+  );
+  readonly rbacAllowed = new CounterFamily('envoy_http_rbac_allowed', 'Requests allowed by the RBAC filter', ['envoy_http_conn_manager_prefix']);
+  readonly rbacDenied = new CounterFamily('envoy_http_rbac_denied', 'Requests denied (403) by the RBAC filter', ['envoy_http_conn_manager_prefix']);
+  readonly rbacShadowAllowed = new CounterFamily('envoy_http_rbac_shadow_allowed', 'Requests the RBAC shadow rules would allow', ['envoy_http_conn_manager_prefix']);
+  readonly rbacShadowDenied = new CounterFamily('envoy_http_rbac_shadow_denied', 'Requests the RBAC shadow rules would deny', ['envoy_http_conn_manager_prefix']);
+  readonly noFilterChainMatch = new CounterFamily(
+    'envoy_listener_no_filter_chain_match',
+    'Connections closed because no filter chain matched them',
+    ['envoy_listener_address'],
+  );
   readonly clusterCxActive: GaugeFamily;
   readonly clusterRqActive: GaugeFamily;
   readonly clusterMembershipTotal: GaugeFamily;
@@ -313,6 +384,14 @@ export class ProxyStats {
       ...Object.values(this.clusterCounters),
       this.clusterRqByCode,
       this.clusterRqByClass,
+      ...Object.values(this.listenerSsl),
+      ...Object.values(this.clusterSsl),
+      this.sslFailVerify,
+      this.rbacAllowed,
+      this.rbacDenied,
+      this.rbacShadowAllowed,
+      this.rbacShadowDenied,
+      this.noFilterChainMatch,
       this.clusterCxActive,
       this.clusterRqActive,
       this.clusterMembershipTotal,

@@ -20,3 +20,6 @@ export const CONNECT_FAILURE_END: AttemptEnd = Object.freeze({ kind: 'connect_fa
 export const RESET_BEFORE_REQUEST_END: AttemptEnd = Object.freeze({ kind: 'reset', requestStarted: false });
 export const RESET_END: AttemptEnd = Object.freeze({ kind: 'reset', requestStarted: true });
 export const PER_TRY_TIMEOUT_END: AttemptEnd = Object.freeze({ kind: 'per_try_timeout' });
+
+/** Error codes of a TCP connection that never opened. */
+export const TCP_CONNECT_ERRORS: ReadonlySet<string | undefined> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);

@@ -29,15 +29,17 @@ import {
   RESET_BEFORE_REQUEST_END,
   RESET_END,
   responseOutcome,
+  TCP_CONNECT_ERRORS,
   TIMEOUT,
 } from './outcomes';
+import { TLS_CONNECT_ERROR } from './tls-connector';
 import { bufferableLength, bufferRequestBody } from './request-body';
 
 /** The request's HeaderContext, whose upstream fields follow the host of the current attempt. */
 export type UpstreamContext = HeaderContext & { upstreamRemoteAddress: string | undefined; upstreamRemotePort: number | undefined };
 
-/** undici error codes of a connection that could not be opened (the rest, after onConnect, are resets). */
-const CONNECT_ERRORS: ReadonlySet<string | undefined> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Error codes of a connection that could not be opened, TCP or TLS (the rest, after onConnect, are resets). */
+const CONNECT_ERRORS: ReadonlySet<string | undefined> = new Set([...TCP_CONNECT_ERRORS, TLS_CONNECT_ERROR]);
 
 /** A retried response's body is read and dropped (keeping its connection) when this small; a larger one is reset. */
 const DRAIN_LIMIT_BYTES = 64 * 1024;

@@ -45,7 +45,7 @@ t.test('static RDS listeners and EDS clusters take their resources over ADS', as
   doc.static_resources.listeners = [rdsListener({ ads: {}, resource_api_version: 'V3' })];
   doc.static_resources.clusters.push(edsCluster({ eds_cluster_config: { service_name: 'svc', eds_config: { ads: {} } } }));
   const config = parseBootstrap(doc);
-  t.match(config.listeners[0], { name: 'l', routes: { kind: 'rds', name: 'r' } });
+  t.match(config.listeners[0], { name: 'l', chains: [{ routes: { kind: 'rds', name: 'r' } }] });
   t.match(config.clusters[1], { name: 'e', type: 'EDS', edsServiceName: 'svc', endpoints: [] });
 });
 

@@ -6,7 +6,7 @@
 import type { ProtocolStep, XdsProtocol } from './ads-protocols';
 import type { XdsResourceType } from '../xds-resource-types';
 import { RESOURCE_TYPES, resourceTypeOf, type XdsApi } from './resource-types';
-import type { Snapshot } from './snapshot';
+import type { ResourceSet } from './snapshot';
 
 export interface NodeIdentity {
   readonly id: string;
@@ -15,7 +15,8 @@ export interface NodeIdentity {
 
 /** What a connection needs from the control plane. */
 export interface ConnectionHost {
-  snapshotFor(node: NodeIdentity): Snapshot;
+  /** What the connection's node (known by then) is served of `type` now: its role's resources, or its own secrets. */
+  resourcesFor(connection: AdsConnection, type: XdsResourceType): ResourceSet;
   /** A response was written; `changedAt` (performance.now()) when it pushes a mesh change. */
   responded(connection: AdsConnection, type: XdsResourceType, changedAt: number | undefined): void;
   nacked(connection: AdsConnection, type: XdsResourceType, fields: Record<string, unknown>): void;
@@ -43,18 +44,20 @@ export class AdsConnection<Request = any, Reply = any, State = any, Response = a
       return;
     }
     const previous = this.states.get(type.api);
-    const resources = this.host.snapshotFor(this.node).resources[type.api];
+    const resources = this.host.resourcesFor(this, type);
     const step = this.protocol.onRequest(previous ?? this.protocol.initial, request, resources, this.nextNonce(), previous === undefined);
     this.apply(type, step, undefined);
   }
 
-  /** The mesh changed (detected at `changedAt`): push, in make-before-break order, what changed for this node. */
-  push(changedAt: number): void {
+  /**
+   * The mesh changed (detected at `changedAt`), or the node's certificate was renewed: push, in
+   * make-before-break order, what changed for this node.
+   */
+  push(changedAt?: number): void {
     if (this.node === undefined) return;
-    const snapshot = this.host.snapshotFor(this.node);
     for (const type of RESOURCE_TYPES) {
       const state = this.states.get(type.api);
-      if (state !== undefined) this.apply(type, this.protocol.onSnapshot(state, snapshot.resources[type.api], this.nextNonce()), changedAt);
+      if (state !== undefined) this.apply(type, this.protocol.onSnapshot(state, this.host.resourcesFor(this, type), this.nextNonce()), changedAt);
     }
   }
 

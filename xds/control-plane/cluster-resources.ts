@@ -1,6 +1,7 @@
 /** Clusters and their ClusterLoadAssignments, generated from the mesh's services. */
 import type { EndpointSpec, ServiceSpec } from './mesh-config';
 import { ADS_CONFIG_SOURCE, type GeneratedResource } from './generated-resource';
+import { upstreamTlsSocket } from './transport-sockets';
 
 /** `web` for all endpoints of service web, `web/v2` for the subset with version v2. */
 export function clusterName(service: string, version?: string): string {
@@ -17,13 +18,17 @@ export interface ClusterResources {
   readonly endpoints: readonly GeneratedResource[];
 }
 
-/** An EDS cluster for the service, and one per version for routes that split by version. */
+/**
+ * An EDS cluster for the service, and one per version for routes that split by version. With
+ * mTLS on, the endpoints are the service's sidecars, and the clusters speak mTLS to them.
+ */
 export function serviceClusters(service: ServiceSpec): ClusterResources {
   const versions = [...new Set(service.endpoints.flatMap((e) => (e.version === undefined ? [] : [e.version])))];
   const subsets = [
     { name: clusterName(service.name), endpoints: service.endpoints },
     ...versions.map((v) => ({ name: clusterName(service.name, v), endpoints: service.endpoints.filter((e) => e.version === v) })),
   ];
+  const transportSocket = service.mtls === 'DISABLE' ? undefined : upstreamTlsSocket(service.spiffeId, service.name);
   return {
     clusters: subsets.map(({ name }) => ({
       name,
@@ -33,6 +38,7 @@ export function serviceClusters(service: ServiceSpec): ClusterResources {
         eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
         ...(service.connectTimeout !== undefined && { connect_timeout: service.connectTimeout }),
         ...(service.lbPolicy !== undefined && { lb_policy: service.lbPolicy }),
+        ...(transportSocket !== undefined && { transport_socket: transportSocket }),
       },
     })),
     endpoints: subsets.map(({ name, endpoints }) => ({ name, json: loadAssignment(name, endpoints) })),

@@ -4,6 +4,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class ControlPlaneStats {
   readonly registry = new Registry();
 
+  /** `earliestCertificateExpiry`: of the certificates the connected nodes hold now, read at each scrape. */
+  constructor(private readonly earliestCertificateExpiry: () => Date | undefined) {}
+
   /** Open ADS streams, by protocol (sotw / delta). */
   readonly connectedProxies = new Gauge({
     name: 'meshlet_control_plane_connected_proxies',
@@ -14,7 +17,7 @@ export class ControlPlaneStats {
 
   readonly pushes = new Counter({
     name: 'meshlet_control_plane_pushes_total',
-    help: 'xDS responses sent, by resource type (CDS, EDS, LDS, RDS)',
+    help: 'xDS responses sent, by resource type (SDS, CDS, EDS, LDS, RDS)',
     labelNames: ['type'],
     registers: [this.registry],
   });
@@ -39,5 +42,23 @@ export class ControlPlaneStats {
     help: 'Mesh file changes, by result: applied, or rejected (the last good mesh keeps being served)',
     labelNames: ['result'],
     registers: [this.registry],
+  });
+
+  readonly certificatesIssued = new Counter({
+    name: 'meshlet_control_plane_certificates_issued_total',
+    help: "Workload certificates issued to connected nodes, by reason: initial (the node's first for its identity and CA), rotation (renewal at half-life)",
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+
+  readonly certificatesEarliestExpiry = new Gauge({
+    name: 'meshlet_control_plane_certificates_earliest_expiry_timestamp_seconds',
+    help: 'When the first of the certificates held by connected nodes expires (Unix time); 0 when none is held',
+    registers: [this.registry],
+    collect: () => {
+      // Renewal at half-life keeps this far ahead; a value close to now means renewals fail.
+      const expiry = this.earliestCertificateExpiry();
+      this.certificatesEarliestExpiry.set(expiry === undefined ? 0 : expiry.getTime() / 1000);
+    },
   });
 }

@@ -3,22 +3,31 @@
  * snapshots; when the file changes it rebuilds and validates everything, then lets every
  * stream compare versions, so only nodes whose resources changed receive a push. A bad edit
  * is logged (file, path, reason) and the last good snapshots keep being served.
+ *
+ * With mTLS in the mesh it is also the mesh CA: each node gets its certificate and the trust
+ * bundle over SDS on its ADS stream (node-certificates.ts). Which identity a node gets comes
+ * from its node.cluster alone: the ADS stream is not authenticated, so only trusted proxies may
+ * reach the ADS port.
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { createCertificateAuthority, type CertificateAuthority } from '../../certs/certificate-authority';
+import type { WorkloadCertificate } from '../../certs/workload-certificate';
 import { ConfigError } from '../config-error';
-import type { AdsConnection, NodeIdentity } from './ads-connection';
+import type { AdsConnection } from './ads-connection';
 import { startAdsServer, type AdsHost, type AdsServer } from './ads-server';
 import { startAdminServer, type AdminServer } from './admin-server';
 import { ControlPlaneStats } from './control-plane-stats';
+import { certificateIssuer, loadCaDir, type CertificateIssuer } from './mesh-ca';
 import type { MeshConfig } from './mesh-config';
 import { parseMeshText, readMeshFile } from './mesh-file';
 import { buildMeshSnapshots } from './mesh-snapshots';
 import { watchMeshFile, type MeshWatcher, type WatchOptions } from './mesh-watcher';
-import { roleOf } from './node-role';
-import type { XdsResourceType } from '../xds-resource-types';
+import { NodeCertificates, type IssueReason } from './node-certificates';
+import { roleOf, roleSpiffeId } from './node-role';
+import { SECRET, type XdsResourceType } from '../xds-resource-types';
 import { RESOURCE_TYPES } from './resource-types';
-import type { Snapshot } from './snapshot';
+import type { ResourceSet, Snapshot } from './snapshot';
 
 export interface ControlPlaneOptions {
   readonly meshFile: string;
@@ -34,6 +43,8 @@ export interface ControlPlaneOptions {
 /** A mesh file, validated, with the snapshot of every node role. */
 export interface LoadedMesh {
   readonly mesh: MeshConfig;
+  /** From mtls.ca_dir; undefined when the mesh names none. */
+  readonly ca: CertificateAuthority | undefined;
   readonly snapshots: ReadonlyMap<string, Snapshot>;
   readonly digest: string;
   readonly loadedAt: Date;
@@ -43,19 +54,29 @@ export interface LoadedMesh {
 const DEFAULT_WATCH: WatchOptions = { debounceMs: 100, pollIntervalMs: 250 };
 
 export class ControlPlane implements AdsHost {
-  readonly stats = new ControlPlaneStats();
+  private readonly certificates = new NodeCertificates<AdsConnection>({
+    issued: (connection, certificate, reason) => this.certificateIssued(connection, certificate, reason),
+    failed: (connection, spiffeId, err) => this.options.log.error({ ...this.nodeFields(connection), spiffe_id: spiffeId, err: err.message }, 'mTLS: cannot issue the node its certificate; retrying'),
+    due: (connection) => connection.push(),
+  });
+  readonly stats = new ControlPlaneStats(() => this.certificates.earliestExpiry());
   private readonly connections = new Set<AdsConnection>();
   /** Of the file content last read, good or bad: one save fires several events, and each version is handled once. */
   private lastDigest: string;
   private ads: AdsServer | undefined;
   private admin: AdminServer | undefined;
   private watcher: MeshWatcher | undefined;
+  /** The CA this process made, for meshes without a ca_dir: kept across reloads, so certificates stay trusted. */
+  private ownCa: CertificateAuthority | undefined;
+  /** Undefined when the mesh has no mTLS. */
+  private issuer: CertificateIssuer | undefined;
 
   private constructor(
     private readonly options: ControlPlaneOptions,
     private served: LoadedMesh,
   ) {
     this.lastDigest = served.digest;
+    this.issuer = this.issuerFor(served);
   }
 
   /**
@@ -91,6 +112,7 @@ export class ControlPlane implements AdsHost {
   async stop(): Promise<void> {
     this.watcher?.close();
     this.ads?.close();
+    this.certificates.forgetAll();
     await this.admin?.close();
   }
 
@@ -102,11 +124,13 @@ export class ControlPlane implements AdsHost {
     const file = this.options.meshFile;
     const log = this.options.log;
     let served: LoadedMesh;
+    let issuer: CertificateIssuer | undefined;
     try {
       const { text, digest } = readMeshFile(file);
       if (digest === this.lastDigest) return;
       this.lastDigest = digest;
-      served = meshFromText(text, digest);
+      served = meshFromText(text, digest, file);
+      issuer = this.issuerFor(served);
     } catch (err) {
       this.stats.meshReloads.inc({ result: 'rejected' });
       // Not only ConfigErrors: a control plane that crashes on an edit takes every proxy's updates with it.
@@ -115,6 +139,7 @@ export class ControlPlane implements AdsHost {
       return;
     }
     this.served = served;
+    this.issuer = issuer;
     this.stats.meshReloads.inc({ result: 'applied' });
     log.info({ file, services: served.mesh.services.length, gateways: served.mesh.gateways.length }, 'mesh file reloaded');
     for (const connection of this.connections) connection.push(changedAt);
@@ -123,9 +148,11 @@ export class ControlPlane implements AdsHost {
   // ---------------------------------------------------------------------------------------------
   // AdsHost: what the ADS streams report
 
-  snapshotFor(node: NodeIdentity): Snapshot {
-    const role = roleOf(this.served.mesh, node.cluster);
-    return this.served.snapshots.get(role.key)!;
+  resourcesFor(connection: AdsConnection, type: XdsResourceType): ResourceSet {
+    const role = roleOf(this.served.mesh, connection.node!.cluster);
+    if (type !== SECRET) return this.served.snapshots.get(role.key)!.resources[type.api];
+    // A late request on a closed stream must not leave a certificate (and its renewal timer) behind.
+    return this.connections.has(connection) ? this.certificates.secrets(connection, this.issuer, roleSpiffeId(role)) : new Map();
   }
 
   opened(connection: AdsConnection): void {
@@ -135,6 +162,7 @@ export class ControlPlane implements AdsHost {
 
   closed(connection: AdsConnection): void {
     if (!this.connections.delete(connection)) return;
+    this.certificates.forget(connection);
     this.stats.connectedProxies.dec({ protocol: connection.protocol.name });
     this.options.log.info({ ...this.nodeFields(connection), protocol: connection.protocol.name }, 'ADS stream closed');
   }
@@ -158,6 +186,32 @@ export class ControlPlane implements AdsHost {
     this.options.log.error({ ...this.nodeFields(connection), err: err.message }, 'ADS stream failed');
   }
 
+  private certificateIssued(connection: AdsConnection, certificate: WorkloadCertificate, reason: IssueReason): void {
+    this.stats.certificatesIssued.inc({ reason });
+    const fields = { ...this.nodeFields(connection), spiffe_id: certificate.spiffeId, not_after: certificate.notAfter.toISOString(), reason };
+    this.options.log.info(fields, 'mTLS: certificate issued');
+  }
+
+  /**
+   * The mesh's CA when any service has mTLS: its ca_dir's, else this process's own, made on
+   * first need (again if the trust domain changes).
+   */
+  private issuerFor({ mesh, ca }: LoadedMesh): CertificateIssuer | undefined {
+    if (!mesh.mtls.enabled) return undefined;
+    return certificateIssuer(ca ?? this.ownAuthority(mesh.mtls.trustDomain), mesh.mtls.certTtlMs);
+  }
+
+  private ownAuthority(trustDomain: string): CertificateAuthority {
+    if (this.ownCa?.trustDomain !== trustDomain) {
+      this.ownCa = createCertificateAuthority({ trustDomain });
+      this.options.log.warn(
+        { trust_domain: trustDomain },
+        "mTLS: the mesh file has no mtls.ca_dir, so this control plane made a CA in memory: proxies will trust only this process's CA, which a restart replaces (control plane replicas must share a ca_dir)",
+      );
+    }
+    return this.ownCa;
+  }
+
   private nodeFields(connection: AdsConnection): Record<string, unknown> {
     const node = connection.node;
     return { node_id: node?.id, node_cluster: node?.cluster, role: node && roleOf(this.served.mesh, node.cluster).key };
@@ -174,7 +228,15 @@ export class ControlPlane implements AdsHost {
     };
   }
 
-  /** Every role's snapshot as proto3 JSON, and who is connected with what subscriptions. */
+  /** The node's certificate as /config_dump shows it: never its key. */
+  private certificateFields(connection: AdsConnection): Record<string, unknown> {
+    const certificate = this.certificates.certificateOf(connection);
+    return certificate === undefined
+      ? {}
+      : { certificate: { spiffe_id: certificate.spiffeId, not_before: certificate.notBefore.toISOString(), not_after: certificate.notAfter.toISOString() } };
+  }
+
+  /** Every role's snapshot as proto3 JSON, who is connected with what subscriptions, and their certificates. */
   configDump(): unknown {
     const { snapshots, digest, loadedAt } = this.served;
     return {
@@ -200,18 +262,18 @@ export class ControlPlane implements AdsHost {
           },
         ]),
       ),
-      nodes: [...this.connections].map((c) => ({ ...this.nodeFields(c), protocol: c.protocol.name, types: c.describe() })),
+      nodes: [...this.connections].map((c) => ({ ...this.nodeFields(c), protocol: c.protocol.name, types: c.describe(), ...this.certificateFields(c) })),
     };
   }
 }
 
-/** @throws ConfigError for an unreadable or invalid mesh file */
+/** @throws ConfigError for an unreadable or invalid mesh file, or a ca_dir that does not load */
 export function loadMesh(file: string): LoadedMesh {
   const { text, digest } = readMeshFile(file);
-  return meshFromText(text, digest);
+  return meshFromText(text, digest, file);
 }
 
-function meshFromText(text: string, digest: string): LoadedMesh {
+function meshFromText(text: string, digest: string, file: string): LoadedMesh {
   const mesh = parseMeshText(text);
-  return { mesh, snapshots: buildMeshSnapshots(mesh), digest, loadedAt: new Date() };
+  return { mesh, ca: loadCaDir(mesh.mtls, file), snapshots: buildMeshSnapshots(mesh), digest, loadedAt: new Date() };
 }

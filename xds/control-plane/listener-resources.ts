@@ -1,5 +1,9 @@
 /** Listeners: HTTP listeners for sidecars and gateways, API listeners for proxyless gRPC. */
 import { ADS_CONFIG_SOURCE, type GeneratedResource } from './generated-resource';
+import type { ServiceSpec } from './mesh-config';
+import { rbacFilter } from './rbac-filter';
+import { INBOUND_ROUTES } from './route-resources';
+import { downstreamTlsSocket } from './transport-sockets';
 
 const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -7,26 +11,82 @@ const ROUTER_FILTER = {
   name: 'envoy.filters.http.router',
   typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
 };
+const TLS_INSPECTOR = {
+  name: 'envoy.filters.listener.tls_inspector',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' },
+};
+/**
+ * Behind mTLS the app learns who called from x-forwarded-client-cert: set from the verified
+ * certificate (its SPIFFE ID), never passed on from the caller. Plaintext keeps Envoy's default,
+ * SANITIZE, so a plaintext caller cannot claim an identity either.
+ */
+const CLIENT_CERT_DETAILS = { forward_client_cert_details: 'SANITIZE_SET', set_current_client_cert_details: { uri: true } };
+
+interface ConnectionManagerOptions {
+  /** HTTP filters before the router. */
+  readonly filters?: readonly Record<string, unknown>[];
+  readonly clientCertDetails?: boolean;
+}
 
 /** Routes come over RDS on the same ADS stream, so a route change does not rebuild the listener. */
-function connectionManager(statPrefix: string, routeConfigName: string): Record<string, unknown> {
+function connectionManager(statPrefix: string, routeConfigName: string, options: ConnectionManagerOptions = {}): Record<string, unknown> {
   return {
     '@type': HCM_TYPE,
     stat_prefix: statPrefix,
     rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeConfigName },
-    http_filters: [ROUTER_FILTER],
+    http_filters: [...(options.filters ?? []), ROUTER_FILTER],
+    ...(options.clientCertDetails && CLIENT_CERT_DETAILS),
   };
 }
 
-export function httpListener(name: string, address: string, port: number, routeConfigName: string): GeneratedResource {
+function filterChain(connectionManagerConfig: Record<string, unknown>): Record<string, unknown> {
+  return { filters: [{ name: HCM_FILTER, typed_config: connectionManagerConfig }] };
+}
+
+function listener(name: string, address: string, port: number, chains: readonly Record<string, unknown>[], listenerFilters?: readonly unknown[]): GeneratedResource {
   return {
     name,
     json: {
       name,
       address: { socket_address: { address, port_value: port } },
-      filter_chains: [{ filters: [{ name: HCM_FILTER, typed_config: connectionManager(name, routeConfigName) }] }],
+      ...(listenerFilters !== undefined && { listener_filters: listenerFilters }),
+      filter_chains: chains,
     },
   };
+}
+
+export function httpListener(name: string, address: string, port: number, routeConfigName: string): GeneratedResource {
+  return listener(name, address, port, [filterChain(connectionManager(name, routeConfigName))]);
+}
+
+/**
+ * The sidecar's listener for peers' traffic to its local app, which is where the service's
+ * mTLS ends and its authorization is enforced. PERMISSIVE, as Istio does it: the TLS inspector
+ * tells a TLS handshake from plaintext and each goes to its own chain, so clients can move to
+ * mTLS one at a time.
+ */
+export function inboundListener(service: ServiceSpec): GeneratedResource {
+  const { address, inboundPort } = service.sidecar;
+  const filters = service.allowFrom === undefined ? [] : [rbacFilter(service.allowFrom)];
+  const plaintext = filterChain(connectionManager(INBOUND_ROUTES, INBOUND_ROUTES, { filters }));
+  const mtls = { ...filterChain(connectionManager(INBOUND_ROUTES, INBOUND_ROUTES, { filters, clientCertDetails: true })), transport_socket: downstreamTlsSocket() };
+  switch (service.mtls) {
+    case 'DISABLE':
+      return listener(INBOUND_ROUTES, address, inboundPort, [plaintext]);
+    case 'STRICT':
+      return listener(INBOUND_ROUTES, address, inboundPort, [mtls]);
+    case 'PERMISSIVE':
+      return listener(
+        INBOUND_ROUTES,
+        address,
+        inboundPort,
+        [
+          { filter_chain_match: { transport_protocol: 'tls' }, ...mtls },
+          { filter_chain_match: { transport_protocol: 'raw_buffer' }, ...plaintext },
+        ],
+        [TLS_INSPECTOR],
+      );
+  }
 }
 
 /**

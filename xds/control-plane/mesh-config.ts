@@ -11,6 +11,24 @@ export interface MeshConfig {
   /** In file order, so generated resources (and their versions) are stable. */
   readonly services: readonly ServiceSpec[];
   readonly gateways: readonly GatewaySpec[];
+  readonly mtls: MtlsSettings;
+}
+
+/** STRICT: mTLS only; PERMISSIVE: mTLS or plaintext (for migrating); DISABLE: plaintext. */
+export const MTLS_MODES = ['STRICT', 'PERMISSIVE', 'DISABLE'] as const;
+export type MtlsMode = (typeof MTLS_MODES)[number];
+
+/** The mesh's certificate authority settings; each service has its own mode (ServiceSpec.mtls). */
+export interface MtlsSettings {
+  /**
+   * Whether any service has mTLS on: only then does the control plane need a CA and serve
+   * certificates, so a mesh without mTLS behaves exactly as before.
+   */
+  readonly enabled: boolean;
+  readonly trustDomain: string;
+  readonly certTtlMs: number;
+  /** As written (relative to the mesh file); absent: the control plane makes a CA of its own. */
+  readonly caDir?: string;
 }
 
 export interface ServiceSpec {
@@ -25,6 +43,12 @@ export interface ServiceSpec {
   readonly routes: readonly RouteSpec[];
   /** Where the sidecar of this service (node.cluster = name) listens. */
   readonly sidecar: SidecarSpec;
+  /** Whether its endpoints (its sidecars' inbound listeners) take mTLS, plaintext or both. */
+  readonly mtls: MtlsMode;
+  /** The SPIFFE ID of its sidecars (namespace, service account): what their certificates say and peers check. */
+  readonly spiffeId: string;
+  /** SPIFFE IDs that may call its app (checked by its sidecars); undefined: whoever the transport lets in. */
+  readonly allowFrom?: readonly string[];
 }
 
 export interface EndpointSpec {
@@ -95,4 +119,6 @@ export interface GatewaySpec {
   readonly port: number;
   readonly hosts: readonly string[];
   readonly routes: readonly RouteSpec[];
+  /** The SPIFFE ID of its certificate, which it presents to services with mTLS. */
+  readonly spiffeId: string;
 }

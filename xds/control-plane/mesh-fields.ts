@@ -60,15 +60,31 @@ export function enumReader<T extends string>(values: readonly T[]): Reader<T> {
   return (v, path, issues) => (values.includes(v as T) ? (v as T) : expected(`one of ${values.join(', ')}`, v, path, issues));
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_EXAMPLES = '"250ms", "1.5s", "2m" or "1h"';
 
-/** "250ms", "1.5s", "2m" → the proto3 JSON form Envoy reads ("0.25s"). */
+/** "250ms", "1.5s", "2m", "1h" → milliseconds, from `minMs` to `maxMs`. */
+export function durationMsReader(minMs: number, maxMs: number): Reader<number> {
+  return (v, path, issues) => {
+    const m = typeof v === 'string' ? DURATION.exec(v) : null;
+    const ms = m ? Number(m[1]) * UNIT_MS[m[2]] : undefined;
+    if (ms === undefined) return expected(`a duration like ${DURATION_EXAMPLES}`, v, path, issues);
+    return ms >= minMs && ms <= maxMs ? ms : expected(`a duration from ${describeMs(minMs)} to ${describeMs(maxMs)}`, v, path, issues);
+  };
+}
+
+function describeMs(ms: number): string {
+  const unit = (['h', 'm', 's'] as const).find((u) => ms % UNIT_MS[u] === 0) ?? 'ms';
+  return `${ms / UNIT_MS[unit]}${unit}`;
+}
+
+const readAnyDurationMs = durationMsReader(0, Number.MAX_SAFE_INTEGER);
+
+/** A duration (as durationMsReader) → the proto3 JSON form Envoy reads ("0.25s"). */
 export const readDuration: Reader<string> = (v, path, issues) => {
-  const m = typeof v === 'string' ? DURATION.exec(v) : null;
-  if (!m) return expected('a duration like "250ms", "1.5s" or "2m"', v, path, issues);
-  const seconds = (Number(m[1]) * UNIT_MS[m[2]]) / 1000;
-  return `${seconds.toFixed(9).replace(/\.?0+$/, '')}s`;
+  const ms = readAnyDurationMs(v, path, issues);
+  return ms === undefined ? undefined : `${(ms / 1000).toFixed(9).replace(/\.?0+$/, '')}s`;
 };
 
 /** A list, each element read by `reader`; failed elements are dropped (their issues recorded). */

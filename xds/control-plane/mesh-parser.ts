@@ -4,24 +4,29 @@
  * (RE2, as Envoy runs them). Every problem is collected with its path and thrown as one
  * ConfigError; the format is documented in examples/mesh.yaml.
  */
+import { parseSpiffeId, trustDomainProblem, workloadSpiffeId } from '../../certs/spiffe-id';
 import { ConfigError } from '../config-error';
 import { pathKey } from '../proto-schema';
 import { translateRe2 } from '../../proxy/router/re2';
 import {
   HEADER_MATCH_KINDS,
   LB_POLICIES,
+  MTLS_MODES,
   type DestinationSpec,
   type EndpointSpec,
   type GatewaySpec,
   type HeaderMatchSpec,
   type MatchSpec,
   type MeshConfig,
+  type MtlsMode,
+  type MtlsSettings,
   type RetrySpec,
   type RouteSpec,
   type ServiceSpec,
   type SidecarSpec,
 } from './mesh-config';
 import {
+  durationMsReader,
   enumReader,
   field,
   integerReader,
@@ -54,34 +59,87 @@ const readNonEmpty = stringReader(/./, 'a non-empty string');
 
 const DEFAULT_SIDECAR: SidecarSpec = { address: '127.0.0.1', outboundPort: 15001, inboundPort: 15006 };
 
+const readTrustDomain: Reader<string> = (v, path, issues) => {
+  const name = readString(v, path, issues);
+  const problem = name === undefined ? undefined : trustDomainProblem(name);
+  if (problem === undefined) return name;
+  issues.push({ path, message: `not a SPIFFE trust domain: ${problem}` });
+  return undefined;
+};
+// Certificates are renewed at half their lifetime, each time with a new key: below a second
+// that is a key pair per node several times a second.
+const readCertTtl = durationMsReader(1000, 30 * 24 * 3_600_000);
+const readMtlsMode = enumReader(MTLS_MODES);
+const DEFAULT_NAMESPACE = 'default';
+
+/**
+ * The SPIFFE ID of a workload. Its parts have been read already, and a part that cannot be in
+ * a SPIFFE ID (a service named "web app") was reported then: the mesh is rejected anyway.
+ */
+function spiffeIdOf(trustDomain: string, namespace: string, serviceAccount: string): string {
+  try {
+    return workloadSpiffeId(trustDomain, namespace, serviceAccount);
+  } catch {
+    return '';
+  }
+}
+
+/** What a service inherits from the top of the file. */
+interface ServiceDefaults {
+  readonly sidecar: SidecarSpec;
+  readonly mtlsMode: MtlsMode;
+  readonly trustDomain: string;
+}
+
 /** @throws ConfigError listing every problem, each with its path in the mesh file */
 export function parseMesh(document: unknown): MeshConfig {
   const issues: Issues = [];
-  const root = readObject(document ?? {}, '', issues, 'the mesh file', ['sidecar', 'services', 'gateways']) ?? {};
-  const sidecarDefaults = parseSidecar(root.sidecar, 'sidecar', issues, DEFAULT_SIDECAR, false);
+  const root = readObject(document ?? {}, '', issues, 'the mesh file', ['mtls', 'sidecar', 'services', 'gateways']) ?? {};
+  const { mode: mtlsMode, ...mtls } = parseMtls(root.mtls, 'mtls', issues);
+  const defaults: ServiceDefaults = { sidecar: parseSidecar(root.sidecar, 'sidecar', issues, DEFAULT_SIDECAR, false), mtlsMode, trustDomain: mtls.trustDomain };
   if (root.services === undefined) issues.push({ path: 'services', message: 'required' });
 
   // Routes refer to services and versions, so every service body is read before any route.
   const drafts = namedEntries(root.services ?? {}, 'services', issues, 'services', (name, v, path) => {
     checkName(name, path, issues);
-    const body = readObject(v, path, issues, `service "${name}"`, ['port', 'lb_policy', 'connect_timeout', 'endpoints', 'routes', 'sidecar']);
-    return body && { name, path, body, ...parseServiceBody(body, path, issues, sidecarDefaults) };
+    const body = readObject(v, path, issues, `service "${name}"`, [
+      'port', 'lb_policy', 'connect_timeout', 'endpoints', 'routes', 'sidecar', 'namespace', 'service_account', 'mtls', 'authorization',
+    ]);
+    return body && { name, path, body, ...parseServiceBody(name, body, path, issues, defaults) };
   });
   const versions = new Map(drafts.map((d) => [d.name, new Set(d.endpoints.flatMap((e) => (e.version === undefined ? [] : [e.version])))]));
-
-  const services: ServiceSpec[] = drafts.map(({ body, path, ...service }) => {
-    const routes = field(body, 'routes', path, issues, routesReader({ versions, enclosingService: service.name }));
-    return { ...service, routes: routes ?? [{ match: { prefix: '/', headers: [] }, to: [{ service: service.name, weight: 1 }] }] };
-  });
 
   const gateways = namedEntries(root.gateways ?? {}, 'gateways', issues, 'gateways', (name, v, path) => {
     checkName(name, path, issues);
     if (versions.has(name)) issues.push({ path, message: `"${name}" is also a service: node.cluster could not tell a gateway from a sidecar` });
-    return parseGateway(name, v, path, issues, versions);
+    return parseGateway(name, v, path, issues, versions, mtls.trustDomain);
+  });
+
+  // Authorization names its callers, services and gateways alike.
+  const identities = new Map([...drafts, ...gateways].map((d): [string, string] => [d.name, d.spiffeId]));
+  const services: ServiceSpec[] = drafts.map(({ body, path, ...service }) => {
+    const routes = field(body, 'routes', path, issues, routesReader({ versions, enclosingService: service.name }));
+    const allowFrom = field(body, 'authorization', path, issues, authorizationReader(service, identities));
+    return {
+      ...service,
+      routes: routes ?? [{ match: { prefix: '/', headers: [] }, to: [{ service: service.name, weight: 1 }] }],
+      ...(allowFrom !== undefined && { allowFrom }),
+    };
   });
 
   if (issues.length > 0) throw new ConfigError(issues);
-  return { services, gateways };
+  return { services, gateways, mtls: { ...mtls, enabled: services.some((s) => s.mtls !== 'DISABLE') } };
+}
+
+function parseMtls(v: unknown, path: string, issues: Issues): Omit<MtlsSettings, 'enabled'> & { readonly mode: MtlsMode } {
+  const body = (v === undefined || v === null ? {} : readObject(v, path, issues, 'mTLS settings', ['mode', 'trust_domain', 'cert_ttl', 'ca_dir'])) ?? {};
+  const caDir = field(body, 'ca_dir', path, issues, readNonEmpty);
+  return {
+    mode: field(body, 'mode', path, issues, readMtlsMode) ?? 'DISABLE',
+    trustDomain: field(body, 'trust_domain', path, issues, readTrustDomain) ?? 'cluster.local',
+    certTtlMs: field(body, 'cert_ttl', path, issues, readCertTtl) ?? 3_600_000,
+    ...(caDir !== undefined && { caDir }),
+  };
 }
 
 function checkName(name: string, path: string, issues: Issues): void {
@@ -89,14 +147,44 @@ function checkName(name: string, path: string, issues: Issues): void {
   if (RESERVED_NAMES.includes(name)) issues.push({ path, message: `"${name}" is reserved for the sidecar's own listeners and routes` });
 }
 
-function parseServiceBody(body: Fields, path: string, issues: Issues, sidecarDefaults: SidecarSpec) {
+function parseServiceBody(name: string, body: Fields, path: string, issues: Issues, defaults: ServiceDefaults) {
   const endpoints = field(body, 'endpoints', path, issues, listReader(uniqueEndpointReader())) ?? [];
+  const namespace = field(body, 'namespace', path, issues, readName) ?? DEFAULT_NAMESPACE;
+  const serviceAccount = field(body, 'service_account', path, issues, readName) ?? name;
   return {
     port: field(body, 'port', path, issues, readPort) ?? 80,
     lbPolicy: field(body, 'lb_policy', path, issues, enumReader(LB_POLICIES)),
     connectTimeout: field(body, 'connect_timeout', path, issues, readDuration),
     endpoints,
-    sidecar: parseSidecar(body.sidecar, pathKey(path, 'sidecar'), issues, sidecarDefaults, true),
+    sidecar: parseSidecar(body.sidecar, pathKey(path, 'sidecar'), issues, defaults.sidecar, true),
+    mtls: field(body, 'mtls', path, issues, readMtlsMode) ?? defaults.mtlsMode,
+    spiffeId: spiffeIdOf(defaults.trustDomain, namespace, serviceAccount),
+  };
+}
+
+/** `authorization: {allow_from: [web, spiffe://...]}` → the SPIFFE IDs allowed to call the service. */
+function authorizationReader(service: Pick<ServiceSpec, 'mtls' | 'sidecar'>, identities: ReadonlyMap<string, string>): Reader<string[]> {
+  const readCaller: Reader<string> = (v, path, issues) => {
+    const caller = readNonEmpty(v, path, issues);
+    if (caller === undefined) return undefined;
+    if (caller.startsWith('spiffe://')) {
+      const parsed = parseSpiffeId(caller);
+      if (!('error' in parsed)) return caller;
+      issues.push({ path, message: `not a SPIFFE ID: ${parsed.error}` });
+      return undefined;
+    }
+    const id = identities.get(caller);
+    if (id === undefined) issues.push({ path, message: `unknown service or gateway "${caller}" (or a SPIFFE ID: "spiffe://...")` });
+    return id;
+  };
+  return (v, path, issues) => {
+    const body = readObject(v, path, issues, 'an authorization policy', ['allow_from']);
+    if (!body) return undefined;
+    if (service.mtls === 'DISABLE') issues.push({ path, message: 'needs mTLS (mtls: STRICT or PERMISSIVE): without it no caller has an identity to allow' });
+    if (service.sidecar.appPort === undefined) issues.push({ path, message: "is enforced by the sidecar's inbound listener, which needs sidecar.app_port" });
+    const allowFrom = field(body, 'allow_from', path, issues, listReader(readCaller), true);
+    if (allowFrom?.length === 0) issues.push({ path: pathKey(path, 'allow_from'), message: 'at least one caller is required' });
+    return allowFrom && [...new Set(allowFrom)];
   };
 }
 
@@ -146,12 +234,20 @@ function uniqueEndpointReader() {
   };
 }
 
-function parseGateway(name: string, v: unknown, path: string, issues: Issues, versions: ReadonlyMap<string, ReadonlySet<string>>): GatewaySpec | undefined {
-  const body = readObject(v, path, issues, `gateway "${name}"`, ['address', 'port', 'hosts', 'routes']);
+function parseGateway(
+  name: string,
+  v: unknown,
+  path: string,
+  issues: Issues,
+  versions: ReadonlyMap<string, ReadonlySet<string>>,
+  trustDomain: string,
+): GatewaySpec | undefined {
+  const body = readObject(v, path, issues, `gateway "${name}"`, ['address', 'port', 'hosts', 'routes', 'namespace']);
   if (!body) return undefined;
   const port = field(body, 'port', path, issues, readPort, true);
   const routes = field(body, 'routes', path, issues, routesReader({ versions }), true);
   if (routes?.length === 0) issues.push({ path: pathKey(path, 'routes'), message: 'a gateway needs at least one route' });
+  const namespace = field(body, 'namespace', path, issues, readName) ?? DEFAULT_NAMESPACE;
   if (port === undefined || routes === undefined) return undefined;
   return {
     name,
@@ -159,6 +255,7 @@ function parseGateway(name: string, v: unknown, path: string, issues: Issues, ve
     port,
     hosts: field(body, 'hosts', path, issues, listReader(readNonEmpty)) ?? ['*'],
     routes,
+    spiffeId: spiffeIdOf(trustDomain, namespace, name),
   };
 }
 

@@ -1,11 +1,11 @@
 /** Which generated resources each kind of node gets. */
 import { inboundCluster, serviceClusters } from './cluster-resources';
 import type { GeneratedResource } from './generated-resource';
-import { apiListener, httpListener } from './listener-resources';
+import { apiListener, httpListener, inboundListener } from './listener-resources';
 import type { MeshConfig } from './mesh-config';
 import type { NodeRole } from './node-role';
 import type { PerApi } from './resource-types';
-import { INBOUND_ROUTES, OUTBOUND_ROUTES, gatewayRouteConfiguration, inboundRouteConfiguration, outboundRouteConfiguration } from './route-resources';
+import { OUTBOUND_ROUTES, gatewayRouteConfiguration, inboundRouteConfiguration, outboundRouteConfiguration } from './route-resources';
 
 export type NodeResources = PerApi<readonly GeneratedResource[]>;
 
@@ -30,13 +30,13 @@ export function roleResources(role: NodeRole): NodeResources {
   switch (role.kind) {
     case 'sidecar': {
       const { service } = role;
-      const { address, outboundPort, inboundPort, appPort } = service.sidecar;
+      const { address, outboundPort, appPort } = service.sidecar;
       const outbound = httpListener(OUTBOUND_ROUTES, address, outboundPort, OUTBOUND_ROUTES);
       if (appPort === undefined) return { CDS: [], EDS: [], LDS: [outbound], RDS: [], SDS: [] };
       return {
         CDS: [inboundCluster(service, appPort)],
         EDS: [],
-        LDS: [outbound, httpListener(INBOUND_ROUTES, address, inboundPort, INBOUND_ROUTES)],
+        LDS: [outbound, inboundListener(service)],
         RDS: [inboundRouteConfiguration(service)],
         SDS: [],
       };

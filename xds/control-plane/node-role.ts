@@ -24,6 +24,18 @@ export function meshRoles(mesh: MeshConfig): NodeRole[] {
   return [...mesh.services.map(sidecarRole), ...mesh.gateways.map(gatewayRole), CLIENT];
 }
 
+/** Whom a node of this role is in the mesh (its certificate's SPIFFE ID); other clients are nobody. */
+export function roleSpiffeId(role: NodeRole): string | undefined {
+  switch (role.kind) {
+    case 'sidecar':
+      return role.service.spiffeId;
+    case 'gateway':
+      return role.gateway.spiffeId;
+    case 'client':
+      return undefined;
+  }
+}
+
 function sidecarRole(service: ServiceSpec): NodeRole {
   return { kind: 'sidecar', key: `sidecar:${service.name}`, service };
 }

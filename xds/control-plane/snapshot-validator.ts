@@ -25,12 +25,14 @@ export function validateSnapshot(snapshot: Snapshot): ConfigIssue[] {
   for (const listener of LDS.values()) {
     const path = resourcePath(LISTENER, listener.name);
     // API listeners are for gRPC clients, which meshlet's proxy is not; it only shares their routes.
-    const [hcm, hcmPath] = listener.onDemand
-      ? [listener.decoded.api_listener?.api_listener, `${path}.api_listener.api_listener`]
-      : [listener.decoded.filter_chains?.[0]?.filters?.[0]?.typed_config, `${path}.filter_chains[0].filters[0].typed_config`];
+    const managers: Array<[any, string]> = listener.onDemand
+      ? [[listener.decoded.api_listener?.api_listener, `${path}.api_listener.api_listener`]]
+      : (listener.decoded.filter_chains ?? []).map((chain: any, i: number) => [chain.filters?.[0]?.typed_config, `${path}.filter_chains[${i}].filters[0].typed_config`]);
     if (!listener.onDemand) parseListener(listener.decoded, path, issues, { clusterNames, ads: true });
-    const routeName = hcm?.rds?.route_config_name;
-    if (!RDS.has(routeName)) issues.push({ path: `${hcmPath}.rds.route_config_name`, message: `route configuration "${routeName}" is not in the snapshot of ${snapshot.role}` });
+    for (const [hcm, hcmPath] of managers) {
+      const routeName = hcm?.rds?.route_config_name;
+      if (!RDS.has(routeName)) issues.push({ path: `${hcmPath}.rds.route_config_name`, message: `route configuration "${routeName}" is not in the snapshot of ${snapshot.role}` });
+    }
   }
   return issues;
 }

@@ -52,22 +52,27 @@ export class ResourceEncoder {
 
   private encodeOnce(type: XdsResourceType, resource: GeneratedResource): VersionedResource | null {
     try {
-      const decoded = decodeJson(messageTypeOf(type), resource.json, resourcePath(type, resource.name));
-      const bytes = encodeDecoded(messageTypeOf(type), decoded);
-      return {
-        name: resource.name,
-        version: contentVersion(bytes),
-        onDemand: resource.onDemand === true,
-        json: resource.json,
-        decoded,
-        any: { type_url: type.typeUrl, value: bytes },
-      };
+      return encodeResource(type, resource);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       this.issues.push(...err.issues);
       return null;
     }
   }
+}
+
+/** @throws ConfigError when the resource does not decode as its type */
+export function encodeResource(type: XdsResourceType, resource: GeneratedResource): VersionedResource {
+  const decoded = decodeJson(messageTypeOf(type), resource.json, resourcePath(type, resource.name));
+  const bytes = encodeDecoded(messageTypeOf(type), decoded);
+  return {
+    name: resource.name,
+    version: contentVersion(bytes),
+    onDemand: resource.onDemand === true,
+    json: resource.json,
+    decoded,
+    any: { type_url: type.typeUrl, value: bytes },
+  };
 }
 
 /** Where a generated resource's problems are reported: `RDS["outbound"]`. */

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createCertificateAuthority, saveCertificateAuthority } from '../../../certs/certificate-authority';
 import { freePort, writeTempFile } from '../../helpers/proxy-process';
 
 const RUN = join(__dirname, 'fixtures', 'run-control-plane.js');
@@ -32,6 +34,24 @@ t.test('--validate prints every problem with its path and exits 1, without a sta
   t.match(r.stderr, 'services.web.endpoints[0].address: expected an IP address');
   t.notMatch(r.stderr, /\n\s+at /);
   t.match(controlPlane('--config', '/nonexistent/mesh.yaml', '--validate').stderr, 'cannot read /nonexistent/mesh.yaml: ENOENT');
+});
+
+t.test('--validate loads mtls.ca_dir (relative to the mesh file) and names what is wrong with it', async (t) => {
+  const file = writeTempFile('mesh.yaml', 'mtls: {mode: STRICT, ca_dir: ./ca}\nservices: {web: {}}\n');
+  const missing = controlPlane('--config', file, '--validate');
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, `mtls.ca_dir: cannot load the CA: ${join(dirname(file), 'ca')}: no such directory`);
+
+  saveCertificateAuthority(createCertificateAuthority({ trustDomain: 'example.org' }), join(dirname(file), 'ca'));
+  const otherDomain = controlPlane('--config', file, '--validate');
+  t.equal(otherDomain.code, 1);
+  t.match(otherDomain.stderr, 'mtls.trust_domain: is "cluster.local", but the CA in');
+  t.match(otherDomain.stderr, 'signs for "example.org" (set trust_domain: example.org)');
+
+  writeFileSync(file, 'mtls: {mode: STRICT, trust_domain: example.org, ca_dir: ./ca}\nservices: {web: {}}\n');
+  const valid = controlPlane('--config', file, '--validate');
+  t.equal(valid.code, 0, valid.stderr);
+  t.match(valid.stdout, 'valid (1 services, 0 gateways, 2 node roles)');
 });
 
 t.test('bad arguments exit 2 with the usage', async (t) => {

@@ -127,3 +127,98 @@ t.test('YAML mistakes are reported too, duplicate keys included', async (t) => {
   t.throws(() => parseMeshText('services: [\n'), { name: 'ConfigError', message: /not valid YAML/ });
   t.throws(() => parseMeshText(''), { name: 'ConfigError', message: /services: required/ });
 });
+
+t.test('mTLS: off by default; each service takes the mesh mode or its own, and has a SPIFFE identity', async (t) => {
+  const plain = parseMesh({ services: { web: {} }, gateways: { edge: { port: 80, routes: [{ to: { service: 'web' } }] } } });
+  t.same(plain.mtls, { enabled: false, trustDomain: 'cluster.local', certTtlMs: 3_600_000 });
+  t.equal(plain.services[0].mtls, 'DISABLE');
+  t.equal(plain.services[0].spiffeId, 'spiffe://cluster.local/ns/default/sa/web');
+  t.equal(plain.gateways[0].spiffeId, 'spiffe://cluster.local/ns/default/sa/edge');
+
+  const mesh = parseMesh({
+    mtls: { mode: 'STRICT', trust_domain: 'example.org', cert_ttl: '90s', ca_dir: './ca' },
+    services: {
+      web: { namespace: 'shop', service_account: 'web-sa' },
+      api: { mtls: 'PERMISSIVE' },
+      legacy: { mtls: 'DISABLE' },
+    },
+    gateways: { edge: { port: 80, namespace: 'ingress', routes: [{ to: { service: 'web' } }] } },
+  });
+  t.same(mesh.mtls, { enabled: true, trustDomain: 'example.org', certTtlMs: 90_000, caDir: './ca' });
+  t.same(mesh.services.map((s) => [s.name, s.mtls, s.spiffeId]), [
+    ['web', 'STRICT', 'spiffe://example.org/ns/shop/sa/web-sa'],
+    ['api', 'PERMISSIVE', 'spiffe://example.org/ns/default/sa/api'],
+    ['legacy', 'DISABLE', 'spiffe://example.org/ns/default/sa/legacy'],
+  ]);
+  t.equal(mesh.gateways[0].spiffeId, 'spiffe://example.org/ns/ingress/sa/edge');
+
+  // One service opting in is enough for the control plane to be a CA.
+  t.equal(parseMesh({ services: { web: { mtls: 'STRICT' } } }).mtls.enabled, true);
+  t.equal(parseMesh({ mtls: { mode: 'STRICT' }, services: { web: { mtls: 'DISABLE' } } }).mtls.enabled, false);
+  t.equal(parseMesh({ mtls: { cert_ttl: '1h' }, services: {} }).mtls.certTtlMs, 3_600_000);
+});
+
+t.test('mTLS mistakes are reported with their path', async (t) => {
+  t.match(
+    problems({
+      mtls: { mode: 'ON', trust_domain: 'Example.org', cert_ttl: '500ms', ca_dir: '', rotate: true },
+      services: { web: { mtls: 'strict', namespace: 'Shop', service_account: 'web/admin' } },
+      gateways: { edge: { port: 80, namespace: 'a b', routes: [{ to: { service: 'web' } }] } },
+    }),
+    {
+      'mtls.mode': /one of STRICT, PERMISSIVE, DISABLE/,
+      'mtls.trust_domain': /not a SPIFFE trust domain: trust domain must be lowercase/,
+      'mtls.cert_ttl': /a duration from 1s to 720h/,
+      'mtls.ca_dir': /non-empty/,
+      'mtls.rotate': /unknown field "rotate"/,
+      'services.web.mtls': /one of STRICT, PERMISSIVE, DISABLE/,
+      'services.web.namespace': /lowercase DNS-style name/,
+      'services.web.service_account': /lowercase DNS-style name/,
+      'gateways.edge.namespace': /lowercase DNS-style name/,
+    },
+  );
+  t.match(problems({ mtls: { cert_ttl: '31d' }, services: {} }), { 'mtls.cert_ttl': /duration like "250ms", "1.5s", "2m" or "1h"/ });
+  t.match(problems({ mtls: { cert_ttl: '721h' }, services: {} }), { 'mtls.cert_ttl': /from 1s to 720h/ });
+  t.match(problems({ mtls: 'STRICT', services: {} }), { mtls: /expected mTLS settings \(an object\)/ });
+  // Names that cannot be part of a SPIFFE ID are reported as names, not thrown.
+  t.match(problems({ services: { 'web app': {} }, gateways: { 'edge gw': { port: 80, routes: [{ to: { service: 'web app' } }] } } }), {
+    'services["web app"]': /lowercase DNS-style name/,
+    'gateways["edge gw"]': /lowercase DNS-style name/,
+  });
+});
+
+t.test('authorization: callers by service or gateway name (their identities) or SPIFFE ID', async (t) => {
+  const mesh = parseMesh({
+    mtls: { mode: 'STRICT' },
+    services: {
+      web: { namespace: 'shop' },
+      api: { authorization: { allow_from: ['web', 'edge', 'spiffe://other.org/ns/x/sa/y', 'web'] }, sidecar: { app_port: 8080 } },
+    },
+    gateways: { edge: { port: 80, routes: [{ to: { service: 'web' } }] } },
+  });
+  t.same(mesh.services[1].allowFrom, ['spiffe://cluster.local/ns/shop/sa/web', 'spiffe://cluster.local/ns/default/sa/edge', 'spiffe://other.org/ns/x/sa/y']);
+  t.equal(mesh.services[0].allowFrom, undefined, 'no authorization: no check beyond the handshake');
+
+  t.match(
+    problems({
+      mtls: { mode: 'STRICT' },
+      services: {
+        a: { authorization: { allow_from: ['nobody', 'spiffe://Bad/x', 3] }, sidecar: { app_port: 8080 } },
+        b: { authorization: { allow_from: [] }, sidecar: { app_port: 8080 } },
+        c: { authorization: { allow: ['a'] }, sidecar: { app_port: 8080 } },
+        d: { mtls: 'DISABLE', authorization: { allow_from: ['a'] }, sidecar: { app_port: 8080 } },
+        e: { authorization: { allow_from: ['a'] } },
+      },
+    }),
+    {
+      'services.a.authorization.allow_from[0]': /unknown service or gateway "nobody"/,
+      'services.a.authorization.allow_from[1]': /not a SPIFFE ID: trust domain must be lowercase/,
+      'services.a.authorization.allow_from[2]': /non-empty string/,
+      'services.b.authorization.allow_from': /at least one caller/,
+      'services.c.authorization.allow': /unknown field "allow"/,
+      'services.c.authorization.allow_from': /required/,
+      'services.d.authorization': /needs mTLS/,
+      'services.e.authorization': /needs sidecar.app_port/,
+    },
+  );
+});

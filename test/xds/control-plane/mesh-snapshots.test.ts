@@ -28,7 +28,17 @@ const MESH = {
   gateways: { edge: { port: 8000, routes: [{ match: { prefix: '/web/' }, to: { service: 'web' }, prefix_rewrite: '/' }] } },
 };
 
-function names(snapshot: Snapshot, api: 'CDS' | 'EDS' | 'LDS' | 'RDS', onDemand?: boolean): string[] {
+const MTLS_MESH = {
+  mtls: { mode: 'STRICT', trust_domain: 'example.org' },
+  services: {
+    web: { namespace: 'shop', service_account: 'web-sa', endpoints: [{ address: '10.0.0.1', port: 15006, version: 'v1' }], sidecar: { app_port: 8080 } },
+    api: { mtls: 'PERMISSIVE', endpoints: [{ address: '10.0.1.1', port: 15006 }], sidecar: { app_port: 8081 }, authorization: { allow_from: ['web', 'edge'] } },
+    legacy: { mtls: 'DISABLE', endpoints: [{ address: '10.0.2.1', port: 8080 }], sidecar: { app_port: 8082 } },
+  },
+  gateways: { edge: { port: 8000, routes: [{ to: { service: 'web' } }] } },
+};
+
+function names(snapshot: Snapshot, api: 'SDS' | 'CDS' | 'EDS' | 'LDS' | 'RDS', onDemand?: boolean): string[] {
   return [...snapshot.resources[api].values()].filter((r) => onDemand === undefined || r.onDemand === onDemand).map((r) => r.name);
 }
 
@@ -165,5 +175,109 @@ t.test('generated resources that do not decode are issues too, and buildMeshSnap
   const encoder = new ResourceEncoder();
   buildSnapshot('test', [{ CDS: [{ name: 'a', json: { name: 'a', connect_timeout: 'soon' } }], EDS: [], LDS: [], RDS: [], SDS: [] }], encoder);
   t.match(encoder.issues, [{ path: 'CDS["a"].connect_timeout', message: /duration/ }]);
-  t.throws(() => buildMeshSnapshots({ services: [], gateways: [{ name: 'g', address: '127.0.0.1', port: 80, hosts: ['*'], routes: [{ match: { prefix: '/', headers: [] }, to: [{ service: 'nope', weight: 1 }] }] }] }), ConfigError);
+  t.throws(() => buildMeshSnapshots({ services: [], gateways: [{ name: 'g', address: '127.0.0.1', port: 80, hosts: ['*'], routes: [{ match: { prefix: '/', headers: [] }, to: [{ service: 'nope', weight: 1 }] }], spiffeId: 'spiffe://cluster.local/ns/default/sa/g' }], mtls: { enabled: false, trustDomain: 'cluster.local', certTtlMs: 3_600_000 } }), ConfigError);
+});
+
+t.test('mTLS: clusters of a service with mTLS on present the node certificate and check the service identity', async (t) => {
+  const mtls = buildMeshSnapshots(parseMesh(MTLS_MESH));
+  const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
+  for (const name of ['web', 'web/v1']) {
+    t.same((mtls.get('client')!.resources.CDS.get(name)!.json as any).transport_socket, {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        common_tls_context: {
+          tls_certificate_sds_secret_configs: [sds('default')],
+          combined_validation_context: {
+            default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://example.org/ns/shop/sa/web-sa' } }] },
+            validation_context_sds_secret_config: sds('ROOTCA'),
+          },
+        },
+        sni: 'web',
+      },
+    }, name);
+  }
+  t.match(mtls.get('client')!.resources.CDS.get('api')!.json, { transport_socket: { typed_config: { sni: 'api' } } }, 'PERMISSIVE too');
+  t.notOk('transport_socket' in mtls.get('client')!.resources.CDS.get('legacy')!.json, 'DISABLE: plaintext');
+  t.notOk('transport_socket' in mtls.get('sidecar:web')!.resources.CDS.get('inbound|web')!.json, 'the sidecar reaches its own app in plaintext');
+});
+
+t.test('mTLS: the inbound listener terminates mTLS (STRICT), or mTLS and plaintext (PERMISSIVE)', async (t) => {
+  const mtls = buildMeshSnapshots(parseMesh(MTLS_MESH));
+  const sds = (name: string) => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
+  const downstream = {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+      require_client_certificate: true,
+      common_tls_context: { tls_certificate_sds_secret_configs: [sds('default')], validation_context_sds_secret_config: sds('ROOTCA') },
+    },
+  };
+  const strict = mtls.get('sidecar:web')!.resources.LDS.get('inbound')!.json as any;
+  t.notOk('listener_filters' in strict);
+  t.equal(strict.filter_chains.length, 1);
+  t.same(strict.filter_chains[0].transport_socket, downstream);
+  t.match(strict.filter_chains[0].filters[0].typed_config, {
+    forward_client_cert_details: 'SANITIZE_SET',
+    set_current_client_cert_details: { uri: true },
+    rds: { route_config_name: 'inbound' },
+  });
+
+  const permissive = mtls.get('sidecar:api')!.resources.LDS.get('inbound')!.json as any;
+  t.same(permissive.listener_filters, [
+    { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } },
+  ]);
+  const [tls, plaintext] = permissive.filter_chains;
+  t.same(tls.filter_chain_match, { transport_protocol: 'tls' });
+  t.same(tls.transport_socket, downstream);
+  t.equal(tls.filters[0].typed_config.forward_client_cert_details, 'SANITIZE_SET');
+  t.same(plaintext.filter_chain_match, { transport_protocol: 'raw_buffer' });
+  t.notOk('transport_socket' in plaintext);
+  t.notOk('forward_client_cert_details' in plaintext.filters[0].typed_config, "plaintext keeps Envoy's SANITIZE");
+  t.same(plaintext.filters[0].typed_config.rds, tls.filters[0].typed_config.rds, 'both chains route the same');
+
+  const legacy = mtls.get('sidecar:legacy')!.resources.LDS.get('inbound')!.json as any;
+  t.same(Object.keys(legacy.filter_chains[0]), ['filters'], 'DISABLE: one plaintext chain, as without mTLS');
+  t.notOk('listener_filters' in legacy);
+  t.notOk('transport_socket' in legacy.filter_chains[0]);
+  t.notOk('transport_socket' in (mtls.get('gateway:edge')!.resources.LDS.get('edge')!.json as any).filter_chains[0], "a gateway's own listener stays plaintext");
+  t.same(names(mtls.get('sidecar:web')!, 'SDS'), [], 'secrets are per node, not per role');
+});
+
+t.test('a mesh without mTLS generates exactly what it did before', async (t) => {
+  for (const snapshot of snapshots.values()) {
+    for (const api of ['CDS', 'LDS'] as const) {
+      for (const r of snapshot.resources[api].values()) {
+        t.notMatch(JSON.stringify(r.json), /transport_socket|listener_filters|filter_chain_match|client_cert/, `${snapshot.role} ${api} ${r.name}`);
+      }
+    }
+  }
+});
+
+t.test('authorization: an RBAC filter before the router, on every chain of the inbound listener', async (t) => {
+  const mtls = buildMeshSnapshots(parseMesh(MTLS_MESH));
+  const inbound = mtls.get('sidecar:api')!.resources.LDS.get('inbound')!.json as any;
+  const rbac = {
+    name: 'envoy.filters.http.rbac',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+      rules: {
+        action: 'ALLOW',
+        policies: {
+          'allow-from': {
+            permissions: [{ any: true }],
+            principals: [
+              { authenticated: { principal_name: { exact: 'spiffe://example.org/ns/shop/sa/web-sa' } } },
+              { authenticated: { principal_name: { exact: 'spiffe://example.org/ns/default/sa/edge' } } },
+            ],
+          },
+        },
+      },
+    },
+  };
+  for (const chain of inbound.filter_chains) {
+    t.same(chain.filters[0].typed_config.http_filters, [rbac, { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }]);
+  }
+  const web = mtls.get('sidecar:web')!.resources.LDS.get('inbound')!.json as any;
+  t.same(web.filter_chains[0].filters[0].typed_config.http_filters.map((f: any) => f.name), ['envoy.filters.http.router'], 'no authorization: no RBAC filter');
 });
