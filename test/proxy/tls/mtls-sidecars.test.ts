@@ -4,7 +4,7 @@ import t from 'tap';
 import { startEchoServer } from '../../../cli/echo-server';
 import { httpGet, metricValue } from '../../helpers/ads-test-server';
 import { TestMeshCa, commonTlsContext, type CertFiles } from '../../helpers/mesh-certs';
-import { freePort, startProxy, type ProxyProcess } from '../../helpers/proxy-process';
+import { bootstrapYaml, freePort, startProxy, type ProxyProcess } from '../../helpers/proxy-process';
 
 /**
  * Two sidecars on loopback: client app → client sidecar (plaintext listener, mTLS clusters) →
@@ -22,7 +22,7 @@ const mesh = new TestMeshCa();
 const otherMesh = new TestMeshCa();
 const DAY_MS = 86_400_000;
 
-function inboundHcm(statPrefix: string, upstreamPort: number, xfcc: boolean): string {
+function inboundHcm(statPrefix: string, xfcc: boolean): string {
   return `
       - name: envoy.filters.network.http_connection_manager
         typed_config:
@@ -44,14 +44,7 @@ function inboundHcm(statPrefix: string, upstreamPort: number, xfcc: boolean): st
                   plaintext-health:
                     permissions: [{url_path: {path: {exact: /health}}}]
                     principals: [{any: true}]
-          - ${ROUTER}
-  clusters:
-  - name: app
-    connect_timeout: 1s
-    load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${upstreamPort}}}}}]}]}`.replace(
-    /\n  clusters:[\s\S]*$/,
-    '',
-  );
+          - ${ROUTER}`;
 }
 
 function serverSidecarYaml(ports: { admin: number; strict: number; permissive: number; app: number }, cert: CertFiles): string {
@@ -70,7 +63,7 @@ static_resources:
     address: {socket_address: {address: 127.0.0.1, port_value: ${ports.strict}}}
     filter_chains:
     - ${tls.trimStart()}
-      filters:${inboundHcm('inbound', ports.app, true)}
+      filters:${inboundHcm('inbound', true)}
   - name: inbound-permissive
     address: {socket_address: {address: 127.0.0.1, port_value: ${ports.permissive}}}
     listener_filters:
@@ -79,9 +72,9 @@ static_resources:
     filter_chains:
     - filter_chain_match: {transport_protocol: tls}
       ${tls.trimStart()}
-      filters:${inboundHcm('inbound_permissive', ports.app, true)}
+      filters:${inboundHcm('inbound_permissive', true)}
     - filter_chain_match: {transport_protocol: raw_buffer}
-      filters:${inboundHcm('inbound_permissive', ports.app, false)}
+      filters:${inboundHcm('inbound_permissive', false)}
   clusters:
   - name: app
     connect_timeout: 1s
@@ -94,8 +87,7 @@ function clientSidecarYaml(ports: { admin: number; outbound: number }, clusters:
   const routes = clusters.map((c) => `{match: {prefix: /${c.name}/}, route: {cluster: ${c.name}, prefix_rewrite: /}}`).join(', ');
   const clusterYaml = clusters
     .map(
-      (c) => `
-  - name: ${c.name}
+      (c) => `  - name: ${c.name}
     connect_timeout: 1s
     load_assignment: {cluster_name: ${c.name}, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${c.port}}}}}]}]}
     transport_socket:
@@ -105,24 +97,13 @@ function clientSidecarYaml(ports: { admin: number; outbound: number }, clusters:
         sni: server.default
         common_tls_context: ${commonTlsContext(c.cert, c.san)}`,
     )
-    .join('');
-  return `
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${ports.admin}}}}
-static_resources:
-  listeners:
-  - name: outbound
-    address: {socket_address: {address: 127.0.0.1, port_value: ${ports.outbound}}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": ${HCM}
-          stat_prefix: outbound
-          route_config:
-            virtual_hosts: [{name: all, domains: ["*"], routes: [${routes}]}]
-          http_filters: [${ROUTER}]
-  clusters:${clusterYaml}
-`;
+    .join('\n');
+  return bootstrapYaml({
+    adminPort: ports.admin,
+    listenerPort: ports.outbound,
+    virtualHosts: `            - {name: all, domains: ["*"], routes: [${routes}]}`,
+    clusters: clusterYaml,
+  });
 }
 
 /** A request straight to the server sidecar over TLS with the given client certificate (or none). */
