@@ -14,18 +14,23 @@ export interface MeshletBootstrapOptions {
   retry?: { retryOn: string; numRetries: number };
   /** Terminate mTLS on the listener (the server-side sidecar). */
   downstreamTls?: TlsFiles;
-  /** Originate mTLS to the cluster (the client-side sidecar). */
-  upstreamTls?: TlsFiles & { sni: string };
+  /**
+   * Originate mTLS to the cluster (the client-side sidecar): send `sni`, and accept only a peer whose
+   * certificate chains to the trusted CA and carries the URI SAN `peerUriSan` (its SPIFFE ID).
+   */
+  upstreamTls?: TlsFiles & { sni: string; peerUriSan: string };
 }
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 const TLS_SOCKET = 'envoy.transport_sockets.tls';
 
-function commonTlsContext(files: TlsFiles): Record<string, unknown> {
+function commonTlsContext(files: TlsFiles, peerUriSan?: string): Record<string, unknown> {
+  const validation: Record<string, unknown> = { trusted_ca: { filename: files.trustedCa } };
+  if (peerUriSan !== undefined) validation.match_typed_subject_alt_names = [{ san_type: 'URI', matcher: { exact: peerUriSan } }];
   return {
     tls_certificates: [{ certificate_chain: { filename: files.certificateChain }, private_key: { filename: files.privateKey } }],
-    validation_context: { trusted_ca: { filename: files.trustedCa } },
+    validation_context: validation,
   };
 }
 
@@ -94,7 +99,7 @@ export function meshletBootstrap(o: MeshletBootstrapOptions): Record<string, unk
       typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
         sni: o.upstreamTls.sni,
-        common_tls_context: commonTlsContext(o.upstreamTls),
+        common_tls_context: commonTlsContext(o.upstreamTls, o.upstreamTls.peerUriSan),
       },
     };
   }

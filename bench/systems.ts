@@ -117,7 +117,7 @@ async function startMeshlets(name: 'meshlet' | 'meshlet-2w', topology: Topology,
     adminPort: clientAdmin,
     listenPort: clientListen,
     upstreamPorts: [serverListen],
-    upstreamTls: { ...ctx.mtls.client, sni: ctx.mtls.serverName },
+    upstreamTls: { ...ctx.mtls.client, sni: ctx.mtls.serverName, peerUriSan: ctx.mtls.serverSpiffeId },
   });
   if (!client.ok) return client;
   return {
