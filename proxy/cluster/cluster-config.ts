@@ -26,6 +26,9 @@ export interface EndpointAssignment {
   readonly overprovisioningFactor: number | undefined;
 }
 
+/** What the cluster speaks upstream: HttpProtocolOptions' explicit HTTP/1.1 or HTTP/2, or the downstream's protocol. */
+export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
+
 /** A cluster as parsed once from config; immutable. */
 export interface ClusterConfig {
   readonly name: string;
@@ -44,6 +47,7 @@ export interface ClusterConfig {
   readonly idleTimeoutMs: number;
   /** 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
+  readonly upstreamProtocol: UpstreamProtocol;
   /** The DEFAULT-priority circuit breakers' `max_connections` (cluster-wide). */
   readonly maxConnections: number;
   /** `circuit_breakers.thresholds[]` for priority DEFAULT (Envoy's defaults when absent). */

@@ -2,7 +2,7 @@ import type { ConfigIssue } from '../../xds/config-error';
 import type { LoadBalancerOptions } from '../balancer/load-balancer';
 import type { LocalLocality, ZoneAwareOptions } from '../balancer/zone-aware';
 import { DEFAULT_RETRY_BUDGET, DEFAULT_THRESHOLDS, type CircuitBreakerThresholds } from '../cluster/circuit-breakers';
-import type { ClusterConfig, DiscoveryType, EndpointAssignment, EndpointConfig } from '../cluster/cluster-config';
+import type { ClusterConfig, DiscoveryType, EndpointAssignment, EndpointConfig, UpstreamProtocol } from '../cluster/cluster-config';
 import type { HealthCheckConfig, HttpCheckConfig, TcpCheckConfig } from '../cluster/health-checker';
 import { DEFAULT_OUTLIER_DETECTION, type OutlierDetectionConfig } from '../cluster/outlier-detector';
 import { checkAdsConfigSource } from './config-source';
@@ -55,6 +55,7 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[], 
     dnsFamily: cluster.dns_lookup_family === 'V4_ONLY' ? 4 : cluster.dns_lookup_family === 'V6_ONLY' ? 6 : 0,
     idleTimeoutMs: protocol.idleTimeoutMs,
     maxRequestsPerConnection: protocol.maxRequestsPerConnection,
+    upstreamProtocol: protocol.upstreamProtocol,
     maxConnections: breakers.defaults.maxConnections,
     circuitBreakers: breakers.defaults,
     circuitBreakersHigh: breakers.high,
@@ -358,9 +359,9 @@ function parseProtocolOptions(
   path: string,
   issues: ConfigIssue[],
   grpc: boolean,
-): { idleTimeoutMs: number; maxRequestsPerConnection: number } {
+): { idleTimeoutMs: number; maxRequestsPerConnection: number; upstreamProtocol: UpstreamProtocol } {
   // Shorter than common app servers' keep-alive (node: 5 s), so the proxy, not the app, closes idle connections.
-  const defaults = { idleTimeoutMs: 4000, maxRequestsPerConnection: 0 };
+  const defaults = { idleTimeoutMs: 4000, maxRequestsPerConnection: 0, upstreamProtocol: 'http1' as const };
   if (options === undefined) return defaults;
   for (const key of Object.keys(options)) {
     if (key !== HTTP_PROTOCOL_OPTIONS) issues.push({ path: `${path}.${key}`, message: 'not supported by meshlet' });
@@ -368,12 +369,19 @@ function parseProtocolOptions(
   const http = options[HTTP_PROTOCOL_OPTIONS];
   if (http === undefined) return defaults;
   const at = `${path}["${HTTP_PROTOCOL_OPTIONS}"]`;
-  onlyFields(http, at, ['common_http_protocol_options', 'explicit_http_config'], issues);
-  onlyFields(http.explicit_http_config, `${at}.explicit_http_config`, grpc ? ['http_protocol_options', 'http2_protocol_options'] : ['http_protocol_options'], issues);
+  onlyFields(http, at, ['common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config'], issues);
+  const explicit = http.explicit_http_config;
+  onlyFields(explicit, `${at}.explicit_http_config`, ['http_protocol_options', 'http2_protocol_options'], issues);
+  // Settings of either codec are Envoy tuning knobs meshlet leaves to node and undici; naming one is an error, an empty block chooses the protocol.
+  onlyFields(explicit?.http_protocol_options, `${at}.explicit_http_config.http_protocol_options`, [], issues);
+  // The ADS cluster's HTTP/2 settings are grpc-js's business.
+  if (!grpc) onlyFields(explicit?.http2_protocol_options, `${at}.explicit_http_config.http2_protocol_options`, [], issues);
+  onlyFields(http.use_downstream_protocol_config, `${at}.use_downstream_protocol_config`, ['http_protocol_options', 'http2_protocol_options'], issues);
   const common = http.common_http_protocol_options;
   onlyFields(common, `${at}.common_http_protocol_options`, ['idle_timeout', 'max_requests_per_connection'], issues);
   return {
     idleTimeoutMs: common?.idle_timeout ?? defaults.idleTimeoutMs,
     maxRequestsPerConnection: common?.max_requests_per_connection ?? 0,
+    upstreamProtocol: http.use_downstream_protocol_config !== undefined ? 'downstream' : explicit?.http2_protocol_options !== undefined ? 'http2' : 'http1',
   };
 }

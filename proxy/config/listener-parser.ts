@@ -3,6 +3,7 @@ import { ConfigError } from '../../xds/config-error';
 import type { AccessLogConfig, HttpConnectionManagerConfig, ListenerConfig } from '../listener/listener-config';
 import { compileRouteConfiguration, type RouteTable, type RouteTableOptions } from '../router/route-table';
 import { compileRbacFilter, type RbacFilter } from '../http-filter/rbac-policy';
+import { compileUpgradeConfigs } from '../router/upgrade-configs';
 import type { DownstreamTlsConfig } from '../tls/tls-config';
 import type { FilterChainMatch } from '../listener/filter-chain-match';
 import { checkAdsConfigSource } from './config-source';
@@ -83,8 +84,8 @@ export function parseListener(listener: any, path: string, issues: ConfigIssue[]
     if (!tlsInspector && (match.transportProtocol === 'tls' || match.serverNames.length > 0)) {
       issues.push({ path: `${path}.filter_chains[${i}].filter_chain_match`, message: 'matching on transport_protocol "tls" or server_names needs the envoy.filters.listener.tls_inspector listener filter' });
     }
-    const same = matches.findIndex((m) => m !== undefined && sameMatch(m, match));
-    if (same < i) issues.push({ path: `${path}.filter_chains[${i}].filter_chain_match`, message: `the same as filter_chains[${same}]'s: Envoy rejects overlapping filter chains` });
+    const other = matches.findIndex((m) => m !== undefined && overlap(m, match));
+    if (other < i) issues.push({ path: `${path}.filter_chains[${i}].filter_chain_match`, message: `overlaps filter_chains[${other}]'s: a connection could match both, which Envoy rejects` });
   });
   if (address === undefined || chains.some((c) => c === undefined)) return undefined;
   return { name: listener.name || `${address.address}:${address.port}`, address: address.address, port: address.port, tlsInspector, chains: chains as ParsedFilterChain[], source: listener };
@@ -137,8 +138,11 @@ function parseFilterChainMatch(match: any, path: string, issues: ConfigIssue[]):
   return { transportProtocol: transportProtocol === '' ? undefined : transportProtocol, serverNames: (match.server_names ?? []).map((n: string) => n.toLowerCase()) };
 }
 
-function sameMatch(a: FilterChainMatch, b: FilterChainMatch): boolean {
-  return a.transportProtocol === b.transportProtocol && a.serverNames.length === b.serverNames.length && a.serverNames.every((n) => b.serverNames.includes(n));
+/** Whether some connection matches both equally well: the same transport protocol, and a server name in common (or neither naming any). */
+function overlap(a: FilterChainMatch, b: FilterChainMatch): boolean {
+  if (a.transportProtocol !== b.transportProtocol) return false;
+  if (a.serverNames.length === 0 || b.serverNames.length === 0) return a.serverNames.length === b.serverNames.length;
+  return a.serverNames.some((n) => b.serverNames.includes(n));
 }
 
 /** The HCM's `route_config` (inline) or `rds` (by name, over ADS). */
@@ -191,10 +195,11 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     'stat_prefix', 'codec_type', 'route_config', 'rds', 'http_filters', 'access_log', 'use_remote_address', 'xff_num_trusted_hops',
     'generate_request_id', 'server_name', 'via', 'strip_any_host_port', 'strip_matching_host_port',
     'common_http_protocol_options', 'request_timeout', 'request_headers_timeout', 'max_request_headers_kb',
-    'forward_client_cert_details', 'set_current_client_cert_details',
+    'forward_client_cert_details', 'set_current_client_cert_details', 'upgrade_configs', 'stream_idle_timeout',
   ], issues);
-  if (hcm.codec_type !== undefined && hcm.codec_type !== 'AUTO' && hcm.codec_type !== 'HTTP1') {
-    issues.push({ path: `${path}.codec_type`, message: `${hcm.codec_type} is not supported (AUTO, HTTP1)` });
+  const codecType = hcm.codec_type ?? 'AUTO';
+  if (codecType !== 'AUTO' && codecType !== 'HTTP1' && codecType !== 'HTTP2') {
+    issues.push({ path: `${path}.codec_type`, message: `${codecType} is not supported (AUTO, HTTP1, HTTP2)` });
   }
   onlyFields(hcm.common_http_protocol_options, `${path}.common_http_protocol_options`, ['idle_timeout', 'max_stream_duration'], issues);
   const rbac = parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
@@ -203,6 +208,7 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
   const accessLogs = parseAccessLogs(hcm.access_log ?? [], `${path}.access_log`, issues);
   return {
     statPrefix: hcm.stat_prefix ?? '',
+    codecType,
     useRemoteAddress: hcm.use_remote_address === true,
     xffNumTrustedHops: hcm.xff_num_trusted_hops ?? 0,
     generateRequestId: hcm.generate_request_id ?? true,
@@ -214,6 +220,8 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     requestHeadersTimeoutMs: hcm.request_headers_timeout ?? 0,
     requestTimeoutMs: hcm.request_timeout ?? 0,
     maxRequestHeadersKb: hcm.max_request_headers_kb ?? 60,
+    upgrades: compileUpgradeConfigs(hcm.upgrade_configs ?? [], `${path}.upgrade_configs`, issues),
+    streamIdleTimeoutMs: hcm.stream_idle_timeout ?? 300_000,
     rbac,
     forwardClientCert: hcm.forward_client_cert_details ?? 'SANITIZE',
     clientCertFields: { subject: fields.subject === true, cert: fields.cert === true, chain: fields.chain === true, dns: fields.dns === true, uri: fields.uri === true },

@@ -29,12 +29,14 @@ export function parseDownstreamTransportSocket(socket: any, path: string, issues
   const at = `${path}.typed_config`;
   onlyFields(context, at, ['common_tls_context', 'require_client_certificate'], issues);
   const common = parseCommonTlsContext(context.common_tls_context, `${at}.common_tls_context`, issues, secrets);
-  if (common?.certificate === undefined) issues.push({ path: `${at}.common_tls_context`, message: 'a listener needs a certificate: tls_certificates or tls_certificate_sds_secret_configs' });
+  // Without a common context its own issues say what is wrong; these would only add noise.
+  if (common === undefined) return undefined;
+  if (common.certificate === undefined) issues.push({ path: `${at}.common_tls_context`, message: 'a listener needs a certificate: tls_certificates or tls_certificate_sds_secret_configs' });
   const requireClientCertificate = context.require_client_certificate === true;
-  if (requireClientCertificate && common?.validation === undefined && common?.defaultValidation === undefined) {
+  if (requireClientCertificate && common.validation === undefined && common.defaultValidation === undefined) {
     issues.push({ path: `${at}.require_client_certificate`, message: 'needs a validation context (trusted_ca) to verify client certificates against' });
   }
-  return common && { ...common, side: 'downstream', requireClientCertificate };
+  return { ...common, side: 'downstream', requireClientCertificate };
 }
 
 /** A cluster's `transport_socket` → its TLS config (undefined: plaintext). */

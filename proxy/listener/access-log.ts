@@ -33,7 +33,7 @@ export class AccessLogger {
       method: req.method,
       path: req.url,
       protocol: `HTTP/${req.httpVersion}`,
-      authority: req.headers.host,
+      authority: req.headers.host ?? req.headers[':authority'],
       response_code: info.status,
       response_flags: info.responseFlag || '-',
       bytes_sent: info.bytesSent,
@@ -44,14 +44,14 @@ export class AccessLogger {
       route_name: info.route?.name,
       upstream_cluster: info.clusterName || undefined,
       upstream_host: info.upstreamHost?.key,
-      downstream_remote_address: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      downstream_remote_address: `${info.socket.remoteAddress}:${info.socket.remotePort}`,
       x_forwarded_for: req.headers['x-forwarded-for'],
       user_agent: req.headers['user-agent'],
       request_id: info.requestId || undefined,
       upstream_attempts: info.attempts,
       retry_not_possible: info.retryNotPossible || undefined,
       response_code_details: info.responseDetail || undefined,
-      downstream_peer_uri_san: verifiedPeer(req.socket)?.uriSans[0],
+      downstream_peer_uri_san: verifiedPeer(info.socket)?.uriSans[0],
     };
     for (const sink of this.sinks) sink.info(entry);
   }

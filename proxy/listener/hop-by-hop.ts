@@ -20,9 +20,10 @@ function text(x: string | Buffer): string {
 }
 
 /**
- * Appends a raw header list (`[name, value, ...]` in any case: node's `rawHeaders`,
- * undici's response headers) to `out` with lowercase names, leaving out hop-by-hop
- * headers and those the Connection header nominates. Returns whether a
+ * Appends a raw header list (`[name, value, ...]` in any case: node's `rawHeaders` of HTTP/1.1
+ * or HTTP/2, undici's response headers) to `out` with lowercase names, leaving out hop-by-hop
+ * headers and those the Connection header nominates, and HTTP/2 pseudo-headers (`:authority`
+ * becomes `host`). Returns whether a
  * Transfer-Encoding header was present (the message has a body of unknown length).
  */
 export function copyEndToEnd(raw: readonly (string | Buffer)[], out: string[]): boolean {
@@ -34,6 +35,13 @@ export function copyEndToEnd(raw: readonly (string | Buffer)[], out: string[]): 
     if (HOP_BY_HOP.has(name)) {
       if (name === 'connection') connection = connection === undefined ? text(raw[i + 1]!) : `${connection},${text(raw[i + 1]!)}`;
       else if (name === 'transfer-encoding') transferEncoding = true;
+      // `te: trailers` says the client takes trailers (gRPC needs it end to end); Envoy forwards that value only.
+      else if (name === 'te' && text(raw[i + 1]!).trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
+      continue;
+    }
+    // HTTP/2 pseudo-headers: the method, path and scheme travel apart; the authority is the Host.
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      if (name === ':authority') out.push('host', text(raw[i + 1]!));
       continue;
     }
     out.push(name, text(raw[i + 1]!));

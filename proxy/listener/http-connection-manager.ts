@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { hash32 } from '../balancer/hash';
 import type { PickContext } from '../balancer/host';
 import type { ClusterManager } from '../cluster/cluster-manager';
@@ -12,6 +13,7 @@ import { firstHeaderValue as headerValue, removeHeader, setHeader } from '../rou
 import { isInternalAddress, trustedClientAddress } from './client-address';
 import { copyEndToEnd } from './hop-by-hop';
 import type { HttpConnectionManagerConfig } from './listener-config';
+import { encodeGrpcMessage, grpcStatusOfLocalReply, isGrpcRequest } from './grpc-local-reply';
 import { ResponseFlag, type ResponseFlags } from './response-flags';
 import { StreamInfo } from './stream-info';
 import { forwardedClientCert } from '../http-filter/client-cert-header';
@@ -69,15 +71,15 @@ export class HttpConnectionManager {
       scheme: this.scheme,
     };
 
-    if (config.routeTable.hasInternalOnlyHeaders && !isInternalAddress(this.clientAddress(req, headers))) {
+    if (config.routeTable.hasInternalOnlyHeaders && !isInternalAddress(this.clientAddress(info, headers))) {
       config.routeTable.removeInternalOnlyHeaders(headers);
     }
-    const peer = this.tls === undefined ? undefined : verifiedPeer(req.socket);
-    if (config.rbac !== undefined && !this.authorize(config.rbac, info, request, req, peer)) return;
+    const peer = this.tls === undefined ? undefined : verifiedPeer(info.socket);
+    if (config.rbac !== undefined && !this.authorize(config.rbac, info, request, peer)) return;
     // Envoy's router consumes the retry headers (x-envoy-retry-on, x-envoy-max-retries, ...)
     // from every request and honours them only from internal clients.
     let retryHeaders = takeRetryHeaders(headers);
-    if (retryHeaders !== undefined && !isInternalAddress(this.clientAddress(req, headers))) retryHeaders = undefined;
+    if (retryHeaders !== undefined && !isInternalAddress(this.clientAddress(info, headers))) retryHeaders = undefined;
     const route = config.routeTable.route(request);
     if (route === undefined) return this.localReply(info, 404, ResponseFlag.NoRouteFound, 'no route matched the request\n');
     info.route = route;
@@ -93,8 +95,8 @@ export class HttpConnectionManager {
     const cluster = this.clusters.get(choice.name);
     if (cluster === undefined) return this.localReply(info, 503, ResponseFlag.NoClusterFound, `cluster "${choice.name}" not found\n`);
 
-    this.addForwardingHeaders(info, req, headers, peer);
-    const context = route.usesContext ? new RequestContext(request, req, info.startMs) : undefined;
+    this.addForwardingHeaders(info, headers, peer);
+    const context = route.usesContext ? new RequestContext(request, info) : undefined;
     let pick: PickContext | undefined;
     if (context !== undefined) {
       // Envoy hashes the request as the mutations left it.
@@ -116,7 +118,9 @@ export class HttpConnectionManager {
     else if (route.autoHostRewrite) setHeader(headers, 'host', host.key);
 
     const upstreamPath = route.rewritePath(path) + (q === -1 ? '' : url.slice(q));
-    const hasBody = chunked || (headerValue(headers, 'content-length') ?? '0') !== '0';
+    // HTTP/2 says "no body" by ending the stream with the headers; HTTP/1.1 by its framing headers.
+    const h2Stream = (req as unknown as Partial<Http2ServerRequest>).stream;
+    const hasBody = h2Stream === undefined ? chunked || (headerValue(headers, 'content-length') ?? '0') !== '0' : !h2Stream.endAfterHeaders;
     new UpstreamRequest(this, info, cluster, host, choice, context, pick).send(request.method, upstreamPath, headers, hasBody ? req : null, retryHeaders);
   }
 
@@ -148,6 +152,15 @@ export class HttpConnectionManager {
     if (res.headersSent) {
       // Too late for a status: the client must see a broken response, not a truncated one that looks whole.
       res.destroy();
+    } else if (isGrpcRequest(info.req.headers['content-type'])) {
+      // A gRPC client reads a status, whatever the HTTP status would be: HTTP 200 and the status in
+      // trailers (node cannot end an HTTP/2 stream with the response headers through its response API).
+      info.status = 200;
+      const headers = ['content-type', 'application/grpc', 'server', this.config.serverName];
+      if (flag !== '') headers.push('x-meshlet-response-flags', flag);
+      res.writeHead(200, headers);
+      res.addTrailers({ 'grpc-status': String(grpcStatusOfLocalReply(status, flag)), 'grpc-message': encodeGrpcMessage(body.trim()) });
+      res.end();
     } else {
       info.status = status;
       const payload = Buffer.from(body);
@@ -166,7 +179,7 @@ export class HttpConnectionManager {
     const headers: string[] = ['content-length', String(body?.length ?? 0)];
     if (location !== undefined) headers.push('location', location);
     if (body !== undefined && body.length > 0) headers.push('content-type', 'text/plain');
-    info.route!.applyResponseHeaderMutations(headers, new RequestContext(request, info.req, info.startMs));
+    info.route!.applyResponseHeaderMutations(headers, new RequestContext(request, info));
     setHeader(headers, 'server', this.config.serverName);
     info.bytesSent = body?.length ?? 0;
     info.res.writeHead(status, headers);
@@ -175,13 +188,13 @@ export class HttpConnectionManager {
   }
 
   /** Envoy's RBAC filter: false when the request was denied (and answered 403). */
-  private authorize(rbac: RbacFilter, info: StreamInfo, request: RouteRequest, req: IncomingMessage, peer: PeerIdentity | undefined): boolean {
+  private authorize(rbac: RbacFilter, info: StreamInfo, request: RouteRequest, peer: PeerIdentity | undefined): boolean {
     const rbacRequest: RbacRequest = {
       ...request,
       peer,
-      remoteAddress: req.socket.remoteAddress ?? '',
-      clientAddress: this.clientAddress(req, request.headers),
-      localPort: req.socket.localPort ?? 0,
+      remoteAddress: info.socket.remoteAddress ?? '',
+      clientAddress: this.clientAddress(info, request.headers),
+      localPort: info.socket.localPort ?? 0,
     };
     const shadow = rbac.evaluateShadow(rbacRequest);
     if (shadow !== undefined) (shadow.allowed ? this.stats.rbacShadowAllowed : this.stats.rbacShadowDenied).value++;
@@ -197,13 +210,13 @@ export class HttpConnectionManager {
   }
 
   /** The original client as Envoy trusts it (use_remote_address, xff_num_trusted_hops). */
-  clientAddress(req: IncomingMessage, headers: readonly string[]): string {
+  private clientAddress(info: StreamInfo, headers: readonly string[]): string {
     const config = this.config;
-    return trustedClientAddress(req.socket.remoteAddress ?? '', headerValue(headers, 'x-forwarded-for'), config.useRemoteAddress, config.xffNumTrustedHops);
+    return trustedClientAddress(info.socket.remoteAddress ?? '', headerValue(headers, 'x-forwarded-for'), config.useRemoteAddress, config.xffNumTrustedHops);
   }
 
   /** x-forwarded-for / -proto and x-request-id, as Envoy's connection manager sets them. */
-  private addForwardingHeaders(info: StreamInfo, req: IncomingMessage, headers: string[], peer: PeerIdentity | undefined): void {
+  private addForwardingHeaders(info: StreamInfo, headers: string[], peer: PeerIdentity | undefined): void {
     const config = this.config;
     const xfcc = headerValue(headers, XFCC);
     const forwarded = forwardedClientCert(xfcc, config.forwardClientCert, config.clientCertFields, this.tls?.current?.localIdentity, peer);
@@ -212,7 +225,7 @@ export class HttpConnectionManager {
     if (config.useRemoteAddress) {
       // This proxy is the edge: it appends the peer it saw, and the scheme it served.
       const xff = headerValue(headers, 'x-forwarded-for');
-      const peer = req.socket.remoteAddress ?? '';
+      const peer = info.socket.remoteAddress ?? '';
       setHeader(headers, 'x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`);
       setHeader(headers, 'x-forwarded-proto', this.scheme);
     } else if (headerValue(headers, 'x-forwarded-proto') === undefined) {
@@ -261,15 +274,14 @@ class RequestContext implements HeaderContext {
 
   constructor(
     readonly request: RouteRequest,
-    req: IncomingMessage,
-    startMs: number,
+    info: StreamInfo,
   ) {
-    const socket = req.socket;
+    const { socket, req, startMs } = info;
     this.downstreamRemoteAddress = socket.remoteAddress ?? '';
     this.downstreamRemotePort = socket.remotePort ?? 0;
     this.downstreamLocalAddress = socket.localAddress ?? '';
     this.downstreamLocalPort = socket.localPort ?? 0;
-    this.protocol = req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    this.protocol = req.httpVersion === '2.0' ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     this.startTimeMs = performance.timeOrigin + startMs;
   }
 }

@@ -1,6 +1,8 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttp2Server, type Http2Server, type Http2Session } from 'node:http2';
+import { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { Server as TlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import { Server as TlsServer, TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CounterCell } from '../metrics/metric-family';
 import type { SslStats } from '../metrics/proxy-stats';
@@ -9,18 +11,43 @@ import { handshakePeer, setVerifiedPeer } from '../tls/handshake-peer';
 import { verifyPeer } from '../tls/peer-verification';
 import type { TlsMaterial } from '../tls/tls-material';
 import { selectFilterChain } from './filter-chain-match';
+import { recordSessionSocket } from './downstream-connection';
 import type { HttpConnectionManager } from './http-connection-manager';
 import type { FilterChainConfig, ListenerConfig } from './listener-config';
+import { acceptUpgrade } from './upgrade-tunnel';
 
 /** A TLS ClientHello starts with a handshake record (content type 22): what Envoy's tls_inspector looks for. */
 const TLS_HANDSHAKE_RECORD = 0x16;
 /** Envoy's default `listener_filters_timeout`. */
 const LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 const ignoreError = () => {};
+/** The start of HTTP/2's connection preface (`PRI * HTTP/2.0`), which no HTTP/1.1 request begins with. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2');
 
-/** One filter chain at run time: its HTTP/1.1 codec (node:http, fed the connections the listener gives it) and its connection manager. */
+/**
+ * What the TLS chains offer by ALPN: their `alpn_protocols` in order that meshlet speaks
+ * (h2, http/1.1) and their codec allows; with none configured, HTTP/1.1 (Envoy offers none).
+ */
+function alpnProtocols(chains: readonly FilterChainConfig[]): string[] {
+  const offered = new Set<string>();
+  for (const chain of chains) {
+    for (const protocol of chain.tls?.alpnProtocols ?? []) {
+      if ((protocol === 'h2' && chain.hcm.codecType !== 'HTTP1') || (protocol === 'http/1.1' && chain.hcm.codecType !== 'HTTP2')) offered.add(protocol);
+    }
+  }
+  return offered.size > 0 ? [...offered] : ['http/1.1'];
+}
+
+/**
+ * One filter chain at run time: its codecs (node:http for HTTP/1.1, node:http2 created when a
+ * first HTTP/2 connection comes; both fed the connections the listener gives them, neither
+ * listening itself) and its connection manager.
+ */
 class FilterChain {
   readonly http: HttpServer;
+  private h2: Http2Server | undefined;
+  /** HTTP/2 sessions, closed gracefully (GOAWAY) when draining. */
+  private readonly sessions = new Set<Http2Session>();
   readonly sockets = new Set<Socket>();
   /** Connection managers replaced by an update while they still had requests in flight. */
   readonly retired = new Set<HttpConnectionManager>();
@@ -30,6 +57,8 @@ class FilterChain {
     public hcm: HttpConnectionManager,
   ) {
     this.http = createHttpServer({ noDelay: true }, (req, res) => this.hcm.handle(req, res));
+    // Upgraded connections stay in `sockets` (and the listener's `accepted`) until they close, so a drain ends them too.
+    this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => acceptUpgrade(this.http, this.hcm, req, socket, head));
     // node starts its header/request timeout checks when a server starts listening; this one never binds.
     this.http.emit('listening');
     this.applyServerOptions();
@@ -43,13 +72,37 @@ class FilterChain {
     return this.hcm.tls;
   }
 
-  accept(socket: Socket): void {
+  /** `http2`: the connection speaks HTTP/2 (ALPN h2, or the h2c preface). */
+  accept(socket: Socket, http2: boolean): void {
     this.hcm.stats.cxTotal.value++;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    this.http.emit('connection', socket);
-    // Paused while the TLS inspector peeked at it.
-    socket.resume();
+    if (!http2) {
+      this.http.emit('connection', socket);
+      // Paused while the listener peeked at it.
+      socket.resume();
+      return;
+    }
+    const h2 = (this.h2 ??= this.createHttp2Server());
+    // node's HTTP/2 reads a plain socket's handle directly and would miss the bytes the listener
+    // peeked at and put back: a stream wrapper reads them first. A TLS socket has them already.
+    this.connecting = socket;
+    h2.emit('connection', socket instanceof TLSSocket ? socket : Duplex.from({ readable: socket, writable: socket }));
+    this.connecting = undefined;
+  }
+
+  /** The socket being handed to the HTTP/2 server: its 'session' event comes synchronously. */
+  private connecting: Socket | undefined;
+
+  private createHttp2Server(): Http2Server {
+    const h2 = createHttp2Server((req, res) => this.hcm.handle(req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    h2.on('session', (session: Http2Session) => {
+      recordSessionSocket(session, this.connecting!);
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      if (this.hcm.draining) session.close();
+    });
+    return h2;
   }
 
   get activeRequests(): number {
@@ -79,6 +132,8 @@ class FilterChain {
     this.hcm.draining = true;
     for (const old of this.retired) old.draining = true;
     this.http.closeIdleConnections();
+    // GOAWAY: streams in flight finish, no new ones start.
+    for (const session of this.sessions) session.close();
   }
 
   close(): void {
@@ -238,7 +293,7 @@ export class HttpListener {
     socket.on('error', ignoreError);
     this.accepted.add(socket);
     socket.once('close', () => this.accepted.delete(socket));
-    if (!this.config.tlsInspector) return this.dispatch(socket, 'raw_buffer');
+    if (!this.inspect) return this.dispatch(socket, 'raw_buffer', false);
     // Envoy's listener_filters_timeout: a connection that says nothing does not hold a socket forever.
     socket.setTimeout(LISTENER_FILTERS_TIMEOUT_MS, () => socket.destroy());
     socket.once('data', (first: Buffer) => {
@@ -246,18 +301,29 @@ export class HttpListener {
       socket.pause();
       socket.unshift(first);
       // Whoever takes the socket reads the unshifted bytes: node:http resumes it, the TLS socket reads its buffer.
-      this.dispatch(socket, first[0] === TLS_HANDSHAKE_RECORD ? 'tls' : 'raw_buffer');
+      const tls = this.config.tlsInspector && first[0] === TLS_HANDSHAKE_RECORD;
+      this.dispatch(socket, tls ? 'tls' : 'raw_buffer', !tls && first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE));
     });
   }
 
+  /**
+   * Whether a new connection's first bytes are read before it is given to a chain: to tell TLS
+   * from plaintext (the TLS inspector), and HTTP/2 with prior knowledge from HTTP/1.1 (Envoy's
+   * codec_type AUTO) on plaintext chains.
+   */
+  private get inspect(): boolean {
+    return this.config.tlsInspector || this.config.chains.some((c) => c.tls === undefined && c.hcm.codecType !== 'HTTP1');
+  }
+
   /** Before any handshake: a plaintext chain takes the connection, or it goes to the TLS handshake (the chain is chosen after, by SNI). */
-  private dispatch(socket: Socket, transportProtocol: 'tls' | 'raw_buffer'): void {
+  private dispatch(socket: Socket, transportProtocol: 'tls' | 'raw_buffer', h2Preface: boolean): void {
     const tlsChains = this.chains.filter((c) => c.tls !== undefined && c.match.transportProtocol !== (transportProtocol === 'tls' ? 'raw_buffer' : 'tls'));
     const chain = selectFilterChain(this.chains, { transportProtocol, serverName: undefined });
     if (this.tlsServer !== undefined && (chain?.tls !== undefined || (transportProtocol === 'tls' && tlsChains.length > 0))) {
       this.tlsServer.emit('connection', socket);
     } else if (chain !== undefined && chain.tls === undefined) {
-      chain.accept(socket);
+      const codec = chain.config.hcm.codecType;
+      chain.accept(socket, codec === 'HTTP2' || (codec === 'AUTO' && h2Preface));
     } else {
       this.observers.noFilterChainMatch.value++;
       socket.destroy();
@@ -286,7 +352,7 @@ export class HttpListener {
     }
     this.observers.ssl.handshake.value++;
     if (identity !== undefined) setVerifiedPeer(socket, identity);
-    chain.accept(socket);
+    chain.accept(socket, socket.alpnProtocol === 'h2' && chain.config.hcm.codecType !== 'HTTP1');
   }
 
   private tlsChainFor(serverName: string | undefined): FilterChain | undefined {
@@ -312,11 +378,10 @@ export class HttpListener {
     }
     const requestCert = tlsChains.some((c) => c.tls!.config.validation !== undefined || c.tls!.config.defaultValidation !== undefined);
     const bySni = tlsChains.some((c) => c.match.serverNames.length > 0);
-    const alpn = tlsChains[0]!.tls!.config.alpnProtocols;
     const server = new TlsServer({
       requestCert,
       rejectUnauthorized: false,
-      ALPNProtocols: alpn.length > 0 ? alpn.filter((p) => p === 'http/1.1') : ['http/1.1'],
+      ALPNProtocols: alpnProtocols(tlsChains.map((c) => c.config)),
       SNICallback: bySni ? (name, callback) => callback(null, this.tlsChainFor(name)?.tls?.current?.secureContext as SecureContext) : undefined,
     });
     const defaultChain = this.tlsChainFor(undefined) ?? tlsChains[0]!;

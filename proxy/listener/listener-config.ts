@@ -13,6 +13,8 @@ export interface AccessLogConfig {
 /** An HTTP connection manager as parsed once from config; immutable. */
 export interface HttpConnectionManagerConfig {
   readonly statPrefix: string;
+  /** `codec_type`: AUTO takes HTTP/1.1 and HTTP/2 (ALPN over TLS, the connection preface in plaintext). */
+  readonly codecType: 'AUTO' | 'HTTP1' | 'HTTP2';
   readonly routeTable: RouteTable;
   readonly useRemoteAddress: boolean;
   readonly xffNumTrustedHops: number;
@@ -31,6 +33,16 @@ export interface HttpConnectionManagerConfig {
   readonly requestTimeoutMs: number;
   /** `max_request_headers_kb` (default 60). */
   readonly maxRequestHeadersKb: number;
+  /**
+   * `upgrade_configs`: upgrade type (lowercase, e.g. "websocket") → `enabled`. A route's own
+   * `upgrade_configs` overrides either way; an upgrade neither enables is refused (403).
+   */
+  readonly upgrades: ReadonlyMap<string, boolean>;
+  /**
+   * `stream_idle_timeout` (Envoy's default 5 min; 0 = none): how long a stream may pass no bytes
+   * either way. meshlet enforces it on upgraded streams (WebSockets), where no route timeout applies.
+   */
+  readonly streamIdleTimeoutMs: number;
   /** The envoy.filters.http.rbac filter before the router, if configured. */
   readonly rbac: RbacFilter | undefined;
   /** `forward_client_cert_details` and `set_current_client_cert_details` (x-forwarded-client-cert). */

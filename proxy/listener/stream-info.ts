@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { downstreamSocket } from './downstream-connection';
 import type { MatchedRoute } from '../router/route-table';
 import type { UpstreamHost } from '../cluster/upstream-host';
 import type { ResponseFlags } from './response-flags';
@@ -32,11 +34,16 @@ export class StreamInfo {
   /** Envoy's %RESPONSE_CODE_DETAILS% where it says more than the flags (e.g. which RBAC policy denied). */
   responseDetail = '';
 
+  /** The downstream connection (for HTTP/2: the one the listener accepted, not the stream's proxy of it). */
+  readonly socket: Socket;
+
   constructor(
+    /** node's HTTP/1.1 request/response, or their HTTP/2 compatibility counterparts. */
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     startMs: number,
   ) {
     this.startMs = startMs;
+    this.socket = downstreamSocket(req);
   }
 }

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import type { BreakerGauges } from '../cluster/circuit-breakers';
 import type { VerifyFailure } from '../tls/peer-verification';
-import { CounterFamily, GaugeFamily, HistogramFamily, type Aggregator, type CounterCell, type HistogramCell } from './metric-family';
+import { CounterFamily, GaugeFamily, HistogramFamily, type Aggregator, type CounterCell, type GaugeCell, type HistogramCell } from './metric-family';
 
 /** The circuit breaker gauges: Envoy's names under `circuit_breakers.default.`, and how workers combine. */
 const BREAKER_GAUGES: Record<keyof BreakerGauges, readonly [string, string, Aggregator]> = {
@@ -94,12 +94,23 @@ export function clusterStats(stats: ProxyStats, clusterName: string): ClusterSta
 
 class ClusterStatsCells {
   private readonly byCode = new Map<number, CounterCell>();
+  private readonly byGrpcStatus = new Map<string, CounterCell>();
   private readonly byClass: CounterCell[] = [];
 
   constructor(private readonly stats: ProxyStats, readonly clusterName: string) {
     for (const name of Object.keys(CLUSTER_COUNTERS) as ClusterCounterName[]) {
       (this as unknown as Record<string, CounterCell>)[name] = stats.clusterCounters[name].cell(clusterName);
     }
+  }
+
+  /** Counts a gRPC response's grpc-status (from its trailers, or the headers of a trailers-only response). */
+  grpcStatus(status: string): void {
+    let cell = this.byGrpcStatus.get(status);
+    if (cell === undefined) {
+      cell = this.stats.clusterGrpcStatus.cell(this.clusterName, status);
+      this.byGrpcStatus.set(status, cell);
+    }
+    cell.value++;
   }
 
   /** Counts an upstream response by code and code class, as Envoy's `upstream_rq_<code>` / `upstream_rq_<N>xx`. */
@@ -167,6 +178,11 @@ export class ListenerStats {
   readonly rbacDenied: CounterCell;
   readonly rbacShadowAllowed: CounterCell;
   readonly rbacShadowDenied: CounterCell;
+  readonly upgradesTotal: CounterCell;
+  /** Kept by the upgraded streams as they open and close (GaugeCell: no owner to read at scrape time). */
+  readonly upgradesActive: GaugeCell;
+  readonly wsOnNonWsRoute: CounterCell;
+  readonly rqIdleTimeout: CounterCell;
   private readonly byClass: CounterCell[] = [];
   private readonly byFlag = new Map<string, CounterCell>();
   /** route → cluster → code class → cells; keyed by the compiled route object so a config swap starts fresh. */
@@ -180,6 +196,10 @@ export class ListenerStats {
     this.rbacDenied = stats.rbacDenied.cell(statPrefix);
     this.rbacShadowAllowed = stats.rbacShadowAllowed.cell(statPrefix);
     this.rbacShadowDenied = stats.rbacShadowDenied.cell(statPrefix);
+    this.upgradesTotal = stats.downstreamCxUpgradesTotal.cell(statPrefix);
+    this.upgradesActive = stats.downstreamCxUpgradesActive.cell(statPrefix);
+    this.wsOnNonWsRoute = stats.downstreamRqWsOnNonWsRoute.cell(statPrefix);
+    this.rqIdleTimeout = stats.downstreamRqIdleTimeout.cell(statPrefix);
   }
 
   responseClass(status: number): void {
@@ -274,6 +294,18 @@ export class ProxyStats {
   readonly downstreamCxTotal = new CounterFamily('envoy_http_downstream_cx_total', 'Downstream connections', ['envoy_http_conn_manager_prefix']);
   readonly downstreamCxActive: GaugeFamily;
   readonly downstreamRqActive: GaugeFamily;
+  readonly downstreamCxUpgradesTotal = new CounterFamily('envoy_http_downstream_cx_upgrades_total', 'Upgraded streams (WebSocket) sent upstream', [
+    'envoy_http_conn_manager_prefix',
+  ]);
+  readonly downstreamCxUpgradesActive: GaugeFamily;
+  readonly downstreamRqWsOnNonWsRoute = new CounterFamily(
+    'envoy_http_downstream_rq_ws_on_non_ws_route',
+    'Upgrade requests refused (403) because neither the connection manager nor the route enables their upgrade type',
+    ['envoy_http_conn_manager_prefix'],
+  );
+  readonly downstreamRqIdleTimeout = new CounterFamily('envoy_http_downstream_rq_idle_timeout', 'Streams closed by stream_idle_timeout', [
+    'envoy_http_conn_manager_prefix',
+  ]);
   readonly downstreamResponseFlags = new CounterFamily(
     'meshlet_http_downstream_rq_response_flag_total',
     'Downstream requests by Envoy response flag (UH, UF, UT, URX, NR, UC, ...)',
@@ -288,6 +320,7 @@ export class ProxyStats {
     'envoy_response_code_class',
     'envoy_cluster_name',
   ]);
+  readonly clusterGrpcStatus = new CounterFamily('meshlet_cluster_grpc_responses_total', 'Upstream gRPC responses by grpc-status', ['envoy_cluster_name', 'grpc_status']);
   readonly listenerSsl = sslFamilies('envoy_listener', 'envoy_listener_address');
   readonly clusterSsl = sslFamilies('envoy_cluster', 'envoy_cluster_name');
   readonly sslFailVerify = new CounterFamily(
@@ -337,6 +370,8 @@ export class ProxyStats {
     const refreshXds = () => gauges.refreshXds(this);
     this.downstreamCxActive = new GaugeFamily('envoy_http_downstream_cx_active', 'Open downstream connections', ['envoy_http_conn_manager_prefix'], refreshDownstream);
     this.downstreamRqActive = new GaugeFamily('envoy_http_downstream_rq_active', 'Downstream requests in flight', ['envoy_http_conn_manager_prefix'], refreshDownstream);
+    // Its cells are counted up and down by the streams themselves: nothing to refresh.
+    this.downstreamCxUpgradesActive = new GaugeFamily('envoy_http_downstream_cx_upgrades_active', 'Upgraded streams (WebSocket) open', ['envoy_http_conn_manager_prefix'], () => {});
     this.clusterCxActive = new GaugeFamily('envoy_cluster_upstream_cx_active', 'Open upstream connections', ['envoy_cluster_name'], refreshClusters);
     this.clusterRqActive = new GaugeFamily('envoy_cluster_upstream_rq_active', 'Upstream requests in flight', ['envoy_cluster_name'], refreshClusters);
     // Every worker sees the same membership: across workers it is the max, not the sum.
@@ -380,10 +415,15 @@ export class ProxyStats {
       this.downstreamCxTotal,
       this.downstreamCxActive,
       this.downstreamRqActive,
+      this.downstreamCxUpgradesTotal,
+      this.downstreamCxUpgradesActive,
+      this.downstreamRqWsOnNonWsRoute,
+      this.downstreamRqIdleTimeout,
       this.downstreamResponseFlags,
       ...Object.values(this.clusterCounters),
       this.clusterRqByCode,
       this.clusterRqByClass,
+      this.clusterGrpcStatus,
       ...Object.values(this.listenerSsl),
       ...Object.values(this.clusterSsl),
       this.sslFailVerify,

@@ -8,6 +8,7 @@ import { compilePathRewrite, type PathRewrite } from './path-rewrite';
 import { compileRedirect, type Redirect } from './redirect';
 import type { RetryPolicy as RetryPolicyConfig, Route, RouteAction } from './route-configuration';
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy';
+import { compileUpgradeConfigs } from './upgrade-configs';
 import { compileRouteMatch, type RouteMatcher } from './route-matcher';
 import type { HeaderContext, RouteRequest } from './route-request';
 import { checkSupportedFields, fieldPath, presentFields } from './supported-fields';
@@ -36,10 +37,14 @@ interface MatchedRouteParts {
   readonly autoHostRewrite?: boolean;
   readonly timeoutMs?: number;
   readonly maxStreamDurationMs?: number;
+  readonly grpcTimeoutHeaderMaxMs?: number;
+  readonly grpcTimeoutHeaderOffsetMs?: number;
   readonly retryPolicy?: RetryPolicyConfig;
   readonly retry?: RetryPolicy;
   readonly perRequestBufferLimitBytes?: number;
   readonly hashPolicy?: HashPolicy;
+  readonly upgrades?: ReadonlyMap<string, boolean>;
+  readonly idleTimeoutMs?: number;
   readonly requestMutations: readonly HeaderMutation[];
   readonly responseMutations: readonly HeaderMutation[];
 }
@@ -63,6 +68,9 @@ export class MatchedRoute {
   readonly timeoutMs: number;
   /** Route `max_stream_duration.max_stream_duration`: the whole stream's limit (0: the listener's applies). */
   readonly maxStreamDurationMs: number;
+  /** `max_stream_duration.grpc_timeout_header_max`: set, a request's grpc-timeout is its timeout (capped unless 0). */
+  readonly grpcTimeoutHeaderMaxMs: number | undefined;
+  readonly grpcTimeoutHeaderOffsetMs: number;
   /** The raw RetryPolicy (the route's, else the virtual host's), as configured. */
   readonly retryPolicy: RetryPolicyConfig | undefined;
   /** The same, compiled (proxy/router/retry-policy.ts); undefined when the route has none. */
@@ -70,6 +78,10 @@ export class MatchedRoute {
   /** per_request_buffer_limit_bytes (the route's, else the virtual host's): the largest body a retry can replay. */
   readonly perRequestBufferLimitBytes: number;
   readonly hashPolicy: HashPolicy | undefined;
+  /** The route's `upgrade_configs` (type → enabled), overriding the connection manager's; undefined when it has none. */
+  readonly upgrades: ReadonlyMap<string, boolean> | undefined;
+  /** The route's `idle_timeout`: replaces the connection manager's stream_idle_timeout when set (0 disables it). */
+  readonly idleTimeoutMs: number | undefined;
   /**
    * Whether header mutations or hashing read a HeaderContext; when false the caller
    * need not build one, nor call the mutation methods (the common route costs nothing).
@@ -93,10 +105,14 @@ export class MatchedRoute {
     this.autoHostRewrite = parts.autoHostRewrite ?? false;
     this.timeoutMs = parts.timeoutMs ?? 0;
     this.maxStreamDurationMs = parts.maxStreamDurationMs ?? 0;
+    this.grpcTimeoutHeaderMaxMs = parts.grpcTimeoutHeaderMaxMs;
+    this.grpcTimeoutHeaderOffsetMs = parts.grpcTimeoutHeaderOffsetMs ?? 0;
     this.retryPolicy = parts.retryPolicy;
     this.retry = parts.retry;
     this.perRequestBufferLimitBytes = parts.perRequestBufferLimitBytes ?? DEFAULT_PER_REQUEST_BUFFER_LIMIT_BYTES;
     this.hashPolicy = parts.hashPolicy;
+    this.upgrades = parts.upgrades;
+    this.idleTimeoutMs = parts.idleTimeoutMs;
     this.requestMutations = parts.requestMutations;
     this.responseMutations = parts.responseMutations;
     this.usesContext =
@@ -271,8 +287,12 @@ function compileRouteAction(
     autoHostRewrite: action.auto_host_rewrite === true,
     timeoutMs,
     maxStreamDurationMs: action.max_stream_duration?.max_stream_duration,
+    grpcTimeoutHeaderMaxMs: action.max_stream_duration?.grpc_timeout_header_max,
+    grpcTimeoutHeaderOffsetMs: action.max_stream_duration?.grpc_timeout_header_offset,
     retryPolicy: action.retry_policy ?? scope.virtualHostRetryPolicy,
     retry,
     hashPolicy,
+    upgrades: action.upgrade_configs && compileUpgradeConfigs(action.upgrade_configs, fieldPath(path, 'upgrade_configs'), issues),
+    idleTimeoutMs: action.idle_timeout,
   });
 }

@@ -1,6 +1,6 @@
 import type { ConfigIssue } from '../../xds/config-error';
 import { onlyFields } from '../config/field-support';
-import type { FlatHeaders } from './flat-headers';
+import { firstHeaderValue, type FlatHeaders } from './flat-headers';
 import { compileHeaderMatcher, type HeaderMatcher } from './header-matcher';
 import type { RetryPolicy as RetryPolicyConfig } from './route-configuration';
 import type { RouteRequest } from './route-request';
@@ -25,7 +25,23 @@ export const RetryOn = {
   RetriableStatusCodes: 1 << 6,
   RetriableHeaders: 1 << 7,
   ResetBeforeRequest: 1 << 8,
+  // gRPC: a response whose grpc-status (in the headers of a trailers-only response) is this code.
+  GrpcCancelled: 1 << 9,
+  GrpcDeadlineExceeded: 1 << 10,
+  GrpcInternal: 1 << 11,
+  GrpcResourceExhausted: 1 << 12,
+  GrpcUnavailable: 1 << 13,
 } as const;
+
+/** grpc-status values of the gRPC conditions, by their bit. */
+const GRPC_RETRY_STATUS: readonly (readonly [number, string, RetryCondition])[] = [
+  [RetryOn.GrpcCancelled, '1', 'cancelled'],
+  [RetryOn.GrpcDeadlineExceeded, '4', 'deadline-exceeded'],
+  [RetryOn.GrpcInternal, '13', 'internal'],
+  [RetryOn.GrpcResourceExhausted, '8', 'resource-exhausted'],
+  [RetryOn.GrpcUnavailable, '14', 'unavailable'],
+];
+const GRPC_BITS = GRPC_RETRY_STATUS.reduce((bits, [bit]) => bits | bit, 0);
 
 const RETRY_ON_NAMES: ReadonlyMap<string, number> = new Map([
   ['5xx', RetryOn.FiveXx],
@@ -38,17 +54,17 @@ const RETRY_ON_NAMES: ReadonlyMap<string, number> = new Map([
   ['retriable-status-codes', RetryOn.RetriableStatusCodes],
   ['retriable-headers', RetryOn.RetriableHeaders],
   ['reset-before-request', RetryOn.ResetBeforeRequest],
+  ['cancelled', RetryOn.GrpcCancelled],
+  ['deadline-exceeded', RetryOn.GrpcDeadlineExceeded],
+  ['internal', RetryOn.GrpcInternal],
+  ['resource-exhausted', RetryOn.GrpcResourceExhausted],
+  ['unavailable', RetryOn.GrpcUnavailable],
 ]);
 
 /** Valid Envoy retry_on values (HTTP and gRPC) that meshlet does not implement. */
 const NOT_IMPLEMENTED = new Set([
   'envoy-ratelimited',
   'http3-post-connect-failure',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
 ]);
 
 export interface ParsedRetryOn {
@@ -248,10 +264,10 @@ export class RetryState {
   /** Status codes from x-envoy-retriable-status-codes, added to the policy's. */
   readonly extraStatusCodes: readonly number[];
   /**
-   * Whether the request can be sent again: it has no body, or its body was buffered whole
-   * (up to the route's per_request_buffer_limit_bytes). A streamed body cannot be replayed.
+   * Whether the request can be sent again: it has no body, or its body is still kept whole
+   * (within the route's per_request_buffer_limit_bytes); it turns false when the body outgrows it.
    */
-  readonly replayable: boolean;
+  replayable: boolean;
 
   constructor(policy: RetryPolicy, headers: RetryRequestHeaders | undefined, replayable: boolean) {
     this.retryOn = policy.retryOn | (headers?.retryOn ?? 0);
@@ -290,7 +306,12 @@ export type RetryCondition =
   | 'retriable-4xx'
   | 'retriable-status-codes'
   | 'retriable-headers'
-  | 'reset-before-request';
+  | 'reset-before-request'
+  | 'cancelled'
+  | 'deadline-exceeded'
+  | 'internal'
+  | 'resource-exhausted'
+  | 'unavailable';
 
 export type RetryDecision =
   | { readonly retry: true; readonly delayMs: number; readonly condition: RetryCondition }
@@ -327,6 +348,12 @@ export function retriableBy(policy: RetryPolicy, state: RetryState, end: Attempt
       if (on & RetryOn.RetriableHeaders && policy.retriableHeaders.length > 0) {
         const view = responseView(status, end.headers);
         if (policy.retriableHeaders.some((m) => m.matches(view))) return 'retriable-headers';
+      }
+      if (on & GRPC_BITS) {
+        // Only a trailers-only response has its status in the headers: a status that comes in
+        // trailers follows a response already streaming downstream, too late to retry.
+        const grpcStatus = firstHeaderValue(end.headers, 'grpc-status');
+        if (grpcStatus !== undefined) for (const [bit, code, condition] of GRPC_RETRY_STATUS) if (on & bit && grpcStatus === code) return condition;
       }
       return undefined;
     }

@@ -109,7 +109,7 @@ export interface RegexMatchAndSubstitute {
 }
 
 export interface RouteAction {
-  readonly max_stream_duration?: { readonly max_stream_duration?: number };
+  readonly max_stream_duration?: { readonly max_stream_duration?: number; readonly grpc_timeout_header_max?: number; readonly grpc_timeout_header_offset?: number };
   readonly cluster?: string;
   readonly weighted_clusters?: WeightedCluster;
   readonly prefix_rewrite?: string;
@@ -121,6 +121,16 @@ export interface RouteAction {
   readonly timeout?: number;
   readonly retry_policy?: RetryPolicy;
   readonly hash_policy?: readonly HashPolicy[];
+  readonly upgrade_configs?: readonly UpgradeConfig[];
+  /** Milliseconds: overrides the connection manager's stream_idle_timeout (0 disables it). */
+  readonly idle_timeout?: number;
+}
+
+/** An `upgrade_configs` entry: RouteAction.UpgradeConfig, and the connection manager's (same fields as meshlet reads them). */
+export interface UpgradeConfig {
+  readonly upgrade_type?: string;
+  /** google.protobuf.BoolValue; Envoy's default is true. */
+  readonly enabled?: boolean;
 }
 
 /**

@@ -73,8 +73,12 @@ const SUPPORTED_FIELDS = {
     'retry_policy',
     'hash_policy',
     'max_stream_duration',
+    'upgrade_configs',
+    'idle_timeout',
   ],
-  MaxStreamDuration: ['max_stream_duration'],
+  // The connection manager's and the route's (neither's filters nor connect_config).
+  UpgradeConfig: ['upgrade_type', 'enabled'],
+  MaxStreamDuration: ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset'],
   WeightedCluster: ['clusters', 'total_weight'],
   ClusterWeight: [
     'name',

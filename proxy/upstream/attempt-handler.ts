@@ -1,11 +1,14 @@
 import type { Dispatcher } from 'undici';
 
+/** undici's response trailers: a flat raw list from HTTP/1.1, an object from HTTP/2, or none. */
+export type UpstreamTrailers = readonly (string | Buffer)[] | Readonly<Record<string, string | string[] | undefined>> | null | undefined;
+
 /** What an attempt's undici callbacks go to: the request, told which attempt they are about. */
 export interface AttemptSink {
   attemptConnected(id: number, abort: (reason?: Error) => void): void;
   attemptHeaders(id: number, statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean;
   attemptData(id: number, chunk: Buffer): boolean;
-  attemptComplete(id: number): void;
+  attemptComplete(id: number, trailers: UpstreamTrailers): void;
   attemptFailed(id: number, err: Error): void;
 }
 
@@ -33,8 +36,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     return this.sink.attemptData(this.id, chunk);
   }
 
-  onComplete(): void {
-    this.sink.attemptComplete(this.id);
+  onComplete(trailers: UpstreamTrailers): void {
+    this.sink.attemptComplete(this.id, trailers);
   }
 
   onError(err: Error): void {

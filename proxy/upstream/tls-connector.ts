@@ -22,8 +22,9 @@ export const TLS_CONNECT_ERROR = 'MESHLET_UPSTREAM_TLS';
  * logged with its reason and the request fails as a connect failure (UF) naming it.
  */
 export function tlsConnector(material: TlsMaterial, connectTimeoutMs: number, ssl: SslStats, log: Logger, clusterName: string): BuildConnector.connector {
-  const build = (tls: ResolvedTls) =>
+  const build = (tls: ResolvedTls, allowH2: boolean) =>
     buildConnector({
+      allowH2,
       timeout: connectTimeoutMs,
       secureContext: tls.secureContext,
       // Verified after the handshake (verifyPeer), against the SANs the config names rather than the host name.
@@ -31,10 +32,14 @@ export function tlsConnector(material: TlsMaterial, connectTimeoutMs: number, ss
       checkServerIdentity: () => undefined,
       servername: material.config.side === 'upstream' ? material.config.sni : undefined,
     });
-  let connect = build(material.current!);
-  material.onChange((tls) => (connect = build(tls)));
+  // undici says per connection whether HTTP/2 may be offered (ALPN); one connector each, rebuilt on rotation.
+  let connectors: [BuildConnector.connector?, BuildConnector.connector?] = [];
+  material.onChange(() => (connectors = []));
   return (options, callback) => {
-    const requirement = material.current!.requirement;
+    const tls = material.current!;
+    const h2 = (options as { allowH2?: boolean }).allowH2 === true ? 1 : 0;
+    const connect = (connectors[h2] ??= build(tls, h2 === 1));
+    const requirement = tls.requirement;
     connect(options, (err, socket) => {
       if (err !== null) {
         const code = (err as NodeJS.ErrnoException).code;

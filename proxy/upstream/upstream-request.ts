@@ -7,7 +7,7 @@ import { copyEndToEnd } from '../listener/hop-by-hop';
 import type { HttpConnectionManager } from '../listener/http-connection-manager';
 import { ResponseFlag, withFlag } from '../listener/response-flags';
 import type { StreamInfo } from '../listener/stream-info';
-import { firstHeaderValue, setHeader } from '../router/flat-headers';
+import { firstHeaderValue, removeHeader, setHeader } from '../router/flat-headers';
 import {
   decideRetry,
   DEFAULT_RETRY_POLICY,
@@ -19,8 +19,10 @@ import {
   type RetryRequestHeaders,
 } from '../router/retry-policy';
 import type { ClusterChoice, HeaderContext } from '../router/route-table';
-import { AttemptHandler, type AttemptSink } from './attempt-handler';
-import { dispatchOnNewConnection, onNewConnection } from './connections';
+import { isGrpcRequest } from '../listener/grpc-local-reply';
+import { requestTimeoutMs } from '../router/grpc-timeout';
+import { AttemptHandler, type AttemptSink, type UpstreamTrailers } from './attempt-handler';
+import { onNewConnection } from './connections';
 import {
   CONNECT_FAILURE,
   CONNECT_FAILURE_END,
@@ -33,7 +35,7 @@ import {
   TIMEOUT,
 } from './outcomes';
 import { TLS_CONNECT_ERROR } from './tls-connector';
-import { bufferableLength, bufferRequestBody } from './request-body';
+import { exceedsLimit, ReplayableBody } from './request-body';
 
 /** The request's HeaderContext, whose upstream fields follow the host of the current attempt. */
 export type UpstreamContext = HeaderContext & { upstreamRemoteAddress: string | undefined; upstreamRemotePort: number | undefined };
@@ -83,9 +85,17 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
   private method = '';
   private path = '';
   private headers: string[] = [];
-  private body: IncomingMessage | Buffer | null = null;
+  private body: IncomingMessage | ReplayableBody | null = null;
   private bodyComplete = true;
   private keepAliveResent = false;
+  /** HTTP/2 upstream: the cluster's explicit protocol, or the downstream's. */
+  private http2 = false;
+  /** The route timeout, or the client's grpc-timeout where the route says so; 0: none. */
+  private timeoutMs = 0;
+  /** A gRPC request: its responses' grpc-status is counted. */
+  private grpc = false;
+  /** The status of a trailers-only gRPC response, sent downstream as trailers. */
+  private trailersOnly: Record<string, string> | undefined = undefined;
 
   // Retries: set only when the route (or an internal client's header) enables them.
   private retry: RetryState | undefined = undefined;
@@ -117,71 +127,67 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
       return this.hcm.localReply(info, 503, ResponseFlag.UpstreamOverflow, 'upstream overflow: circuit breaker max_requests reached\n');
     }
     this.holdsRequestSlot = true;
+    const protocol = this.cluster.config.upstreamProtocol;
+    this.http2 = protocol === 'http2' || (protocol === 'downstream' && info.req.httpVersion === '2.0');
+    const route = info.route!;
+    this.grpc = isGrpcRequest(firstHeaderValue(headers, 'content-type'));
+    this.timeoutMs = requestTimeoutMs(route.timeoutMs, route.grpcTimeoutHeaderMaxMs, route.grpcTimeoutHeaderOffsetMs, route.grpcTimeoutHeaderMaxMs === undefined ? undefined : firstHeaderValue(headers, 'grpc-timeout'));
     this.method = method;
     this.path = path;
     this.headers = headers;
     // A module-level listener finds this request through the response: no closure per request.
     (info.res as ResponseWithUpstream)[kUpstreamRequest] = this;
     info.res.on('close', onDownstreamClose);
-    const route = info.route!;
     const maxDurationMs = route.maxStreamDurationMs || this.hcm.config.maxStreamDurationMs;
     if (maxDurationMs > 0) {
       const left = Math.max(0, maxDurationMs - (performance.now() - info.startMs));
       this.durationTimer = setTimeout(onStreamDuration, left, this, route.maxStreamDurationMs > 0);
     }
-    if ((route.retry !== undefined || retryHeaders !== undefined) && this.setUpRetries(route.retry ?? DEFAULT_RETRY_POLICY, retryHeaders, body)) return;
-    this.start(body);
+    this.start(route.retry !== undefined || retryHeaders !== undefined ? this.setUpRetries(route.retry ?? DEFAULT_RETRY_POLICY, retryHeaders, body) : body);
   }
 
   /**
-   * Creates the retry state; true when the body is being buffered first (start() follows).
-   * A body is replayable when its content-length is within per_request_buffer_limit_bytes;
-   * a larger or chunked body streams, and the request is not retried.
+   * Creates the retry state. A body is kept for replay while it streams (ReplayableBody), up to
+   * per_request_buffer_limit_bytes; a larger one is not retried.
    */
-  private setUpRetries(policy: RetryPolicy, retryHeaders: RetryRequestHeaders | undefined, body: IncomingMessage | null): boolean {
-    let length: number | undefined;
-    if (body !== null) {
-      const limit = this.info.route!.perRequestBufferLimitBytes;
-      length = bufferableLength(firstHeaderValue(this.headers, 'content-length'), limit);
-    }
-    const state = new RetryState(policy, retryHeaders, body === null || length !== undefined);
+  private setUpRetries(policy: RetryPolicy, retryHeaders: RetryRequestHeaders | undefined, body: IncomingMessage | null): IncomingMessage | ReplayableBody | null {
+    const limit = this.info.route!.perRequestBufferLimitBytes;
+    const tooLarge = body !== null && exceedsLimit(firstHeaderValue(this.headers, 'content-length'), limit);
+    const state = new RetryState(policy, retryHeaders, !tooLarge);
     // Nothing to retry on and no per-try timeout: the plain path.
-    if (!state.enabled && policy.perTryTimeoutMs === 0) return false;
+    if (!state.enabled && policy.perTryTimeoutMs === 0) return body;
     this.retry = state;
     this.policy = policy;
     this.attempted = [];
-    if (body === null) return false;
-    if (length === undefined || !state.enabled) {
-      if (state.enabled) {
-        const limit = this.info.route!.perRequestBufferLimitBytes;
-        this.info.retryNotPossible = firstHeaderValue(this.headers, 'content-length') === undefined
-          ? 'request body not buffered (chunked)'
-          : `request body larger than per_request_buffer_limit_bytes (${limit})`;
-      }
-      return false;
+    if (body === null || !state.enabled) return body;
+    const overflow = () => {
+      state.replayable = false;
+      this.info.retryNotPossible = `request body larger than per_request_buffer_limit_bytes (${limit})`;
+    };
+    if (tooLarge) {
+      overflow();
+      return body;
     }
-    bufferRequestBody(body, length, (buffered) => {
-      if (!this.done) this.start(buffered);
-    });
-    return true;
+    return new ReplayableBody(body, limit, overflow);
   }
 
-  private start(body: IncomingMessage | Buffer | null): void {
+  private start(body: IncomingMessage | ReplayableBody | null): void {
     this.body = body;
-    const timeoutMs = this.info.route!.timeoutMs;
+    const timeoutMs = this.timeoutMs;
+    const source = body instanceof ReplayableBody ? body.source : body;
     // Envoy's route timeout starts once the downstream request is complete, and spans every attempt.
-    if (body === null || (body as IncomingMessage).complete !== false) {
+    if (source === null || source.complete) {
       if (timeoutMs > 0) this.timer = setTimeout(onRouteTimeout, timeoutMs, this);
     } else {
       this.bodyComplete = false;
-      (body as IncomingMessage).once('end', () => this.downstreamBodyEnded());
+      source.once('end', () => this.downstreamBodyEnded());
     }
     this.dispatchAttempt(this.host, this, false);
   }
 
   private downstreamBodyEnded(): void {
     this.bodyComplete = true;
-    const timeoutMs = this.info.route!.timeoutMs;
+    const timeoutMs = this.timeoutMs;
     if (timeoutMs > 0 && !this.done) this.timer ??= setTimeout(onRouteTimeout, timeoutMs, this);
     if (this.abortUpstream !== undefined && this.attemptLive) this.startPerTryTimer();
   }
@@ -194,9 +200,10 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     this.cluster.stats.rqTotal.value++;
     this.info.attempts++;
     this.attempted?.push(host);
-    const options = { path: this.path, method: this.method, headers: this.headers, body: this.body };
-    if (newConnection) dispatchOnNewConnection(host, this.cluster.config.connectTimeoutMs, options, handler);
-    else host.pool.dispatch(options, handler);
+    const body = this.body instanceof ReplayableBody ? this.body.attemptStream() : this.body;
+    const options = { path: this.path, method: this.method, headers: this.headers, body };
+    if (newConnection) host.dispatchOnNewConnection(this.http2, options, handler);
+    else host.pool(this.http2).dispatch(options, handler);
   }
 
   // undici's handler of the first attempt.
@@ -213,8 +220,8 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     return this.attemptData(0, chunk);
   }
 
-  onComplete(): void {
-    this.attemptComplete(0);
+  onComplete(trailers: UpstreamTrailers): void {
+    this.attemptComplete(0, trailers);
   }
 
   onError(err: Error): void {
@@ -244,6 +251,10 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     cluster.reportOutcome(this.host, responseOutcome(statusCode));
     const headers: string[] = [];
     copyEndToEnd(rawHeaders, headers);
+    if (this.grpc) {
+      const grpcStatus = firstHeaderValue(headers, 'grpc-status');
+      if (grpcStatus !== undefined) cluster.stats.grpcStatus(grpcStatus);
+    }
     if (this.retry !== undefined) {
       this.releaseRetrySlot();
       const decision = decideRetry(this.policy!, this.retry, { kind: 'response', status: statusCode, headers }, Math.random());
@@ -269,6 +280,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     if (info.responseFlag !== '') headers.push('x-meshlet-response-flags', info.responseFlag);
     info.status = statusCode;
     this.resumeUpstream = resume;
+    if (this.grpc) this.trailersOnly = takeGrpcStatus(headers);
     info.res.writeHead(statusCode, headers);
     return true;
   }
@@ -281,10 +293,20 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     return flushed;
   }
 
-  attemptComplete(id: number): void {
+  attemptComplete(id: number, trailers: UpstreamTrailers): void {
     if (id !== this.attempt || this.done) return;
     this.endAttempt();
     this.finishRequest();
+    // gRPC's status travels in trailers: they go downstream as they came (HTTP/2, or chunked HTTP/1.1).
+    // A trailers-only gRPC response's status goes downstream as trailers (see takeGrpcStatus).
+    if (this.trailersOnly !== undefined) this.info.res.addTrailers(this.trailersOnly);
+    if (trailers != null) {
+      const forwarded = trailerObject(trailers);
+      if (forwarded !== undefined) {
+        if (this.grpc && forwarded['grpc-status'] !== undefined) this.cluster.stats.grpcStatus(forwarded['grpc-status']);
+        this.info.res.addTrailers(forwarded);
+      }
+    }
     this.info.res.end();
     this.hcm.finish(this.info);
   }
@@ -526,4 +548,36 @@ function onPerTryTimeout(request: UpstreamRequest, attempt: number): void {
 
 function onBackoffEnd(request: UpstreamRequest, newConnection: boolean): void {
   request.sendRetry(newConnection);
+}
+
+/** Trailers as node's addTrailers takes them (lowercase names, no pseudo-headers); undefined when there are none. */
+function trailerObject(trailers: NonNullable<UpstreamTrailers>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  const add = (name: string, value: string) => {
+    if (name.charCodeAt(0) === 58 /* ':' */) return;
+    out ??= {};
+    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
+  };
+  if (Array.isArray(trailers)) {
+    for (let i = 0; i < trailers.length; i += 2) add(String(trailers[i]).toLowerCase(), String(trailers[i + 1]));
+  } else {
+    for (const [name, value] of Object.entries(trailers)) {
+      if (value !== undefined) add(name.toLowerCase(), Array.isArray(value) ? value.join(', ') : value);
+    }
+  }
+  return out;
+}
+
+/**
+ * Moves grpc-status and grpc-message out of a (trailers-only) gRPC response's headers, for them
+ * to be sent as trailers: node's response API cannot end an HTTP/2 stream with its headers, and
+ * a gRPC client takes a status only from trailers or from headers that end the stream.
+ */
+function takeGrpcStatus(headers: string[]): Record<string, string> | undefined {
+  const status = firstHeaderValue(headers, 'grpc-status');
+  if (status === undefined) return undefined;
+  const message = firstHeaderValue(headers, 'grpc-message');
+  removeHeader(headers, 'grpc-status');
+  removeHeader(headers, 'grpc-message');
+  return message === undefined ? { 'grpc-status': status } : { 'grpc-status': status, 'grpc-message': message };
 }

@@ -8,8 +8,17 @@ t.test('copyEndToEnd lowercases names and drops RFC 9110 hop-by-hop headers', as
       'Upgrade', 'h2c', 'Proxy-Connection', 'keep-alive', 'Trailer', 'x-t', 'X-App', 'A'],
     out,
   );
-  t.same(out, ['host', 'x', 'x-app', 'A']);
+  t.same(out, ['host', 'x', 'te', 'trailers', 'x-app', 'A'], '`TE: trailers` alone is forwarded (gRPC needs it), as Envoy does');
   t.equal(chunked, true, 'reports that Transfer-Encoding was present');
+  const other: string[] = [];
+  copyEndToEnd(['TE', 'gzip, trailers'], other);
+  t.same(other, [], 'any other TE value is dropped');
+});
+
+t.test('HTTP/2 pseudo-headers are dropped, and :authority becomes host', async (t) => {
+  const out: string[] = [];
+  copyEndToEnd([':method', 'POST', ':path', '/svc/M', ':scheme', 'http', ':authority', 'api:8080', 'content-type', 'application/grpc'], out);
+  t.same(out, ['host', 'api:8080', 'content-type', 'application/grpc']);
 });
 
 t.test('headers nominated by Connection are dropped too, across several Connection headers', async (t) => {
