@@ -1,9 +1,20 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 
-export function httpGetStatus(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+/** How to reach an mTLS listener: the client certificate to present, the CA and name to verify it by. */
+export interface ProbeTls {
+  certificateChain: string;
+  privateKey: string;
+  trustedCa: string;
+  servername: string;
+}
+
+/** GET `url`: plain HTTP, or HTTPS with a client certificate when `tls` is given (files are read at each call). */
+export function httpGetStatus(url: string, timeoutMs: number, tls?: ProbeTls): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const onResponse = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
@@ -11,7 +22,21 @@ export function httpGetStatus(url: string, timeoutMs: number): Promise<{ status:
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
-    });
+    };
+    const req = tls
+      ? https.get(
+          url,
+          {
+            agent: false,
+            timeout: timeoutMs,
+            cert: readFileSync(tls.certificateChain),
+            key: readFileSync(tls.privateKey),
+            ca: readFileSync(tls.trustedCa),
+            servername: tls.servername,
+          },
+          onResponse,
+        )
+      : http.get(url, { agent: false, timeout: timeoutMs }, onResponse);
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
     req.on('error', reject);
   });
@@ -21,13 +46,18 @@ export function httpGetStatus(url: string, timeoutMs: number): Promise<{ status:
  * Polls until `url` answers 200, the deadline passes, or `stillRunning` says the process died
  * (so a crashing proxy fails in milliseconds, not after the whole deadline).
  */
-export async function waitFor200(url: string, timeoutMs: number, stillRunning: () => boolean): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function waitFor200(
+  url: string,
+  timeoutMs: number,
+  stillRunning: () => boolean,
+  tls?: ProbeTls,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
     if (!stillRunning()) return { ok: false, reason: 'process exited before it was ready' };
     try {
-      const { status } = await httpGetStatus(url, 1000);
+      const { status } = await httpGetStatus(url, 1000, tls);
       if (status === 200) return { ok: true };
       last = `HTTP ${status}`;
     } catch (err) {

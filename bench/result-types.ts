@@ -62,7 +62,10 @@ export interface SystemSummary {
   core1Busy: number;
   /** Non-2xx responses plus socket errors, summed over rounds. */
   errors: number;
+  /** Responses received, whatever their status (so non-2xx ones are counted here too), summed over rounds. */
   requests: number;
+  /** The socket errors among `errors` (requests that got no response), summed over rounds; absent in older results. */
+  socketErrors?: number;
   vsNginx?: { rps: number; p50: number; p99: number; cpuUsPerRequest: number };
   vsDirect?: { rps: number; p50: number; p99: number };
   meshlet?: MeshletSummary[];

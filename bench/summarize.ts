@@ -54,6 +54,7 @@ export function summarizeScenario(samples: readonly RunSample[], systems: readon
         core1Busy: medianOf(runs, (s) => s.coreBusy.core1),
         errors: runs.reduce((a, s) => a + s.load.non2xx + s.load.socketErrors, 0),
         requests: runs.reduce((a, s) => a + s.load.requests, 0),
+        socketErrors: runs.reduce((a, s) => a + s.load.socketErrors, 0),
       };
       if (runs.some((s) => s.proxy)) {
         summary.cpuUsPerRequest = medianOf(runs, (s) => s.proxy?.cpuUsPerRequest);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MtlsMaterial } from './certs';
-import { freePort, waitFor200 } from './http-probe';
+import { freePort, waitFor200, type ProbeTls } from './http-probe';
 import { meshletBootstrapYaml, type MeshletBootstrapOptions } from './meshlet-bootstrap';
 import { haproxyConfig } from './peers/haproxy';
 import { nginxProxyConfig } from './peers/nginx';
@@ -158,7 +158,11 @@ async function startOneMeshlet(
   const alive = (): boolean => !t.hasExited();
   const admin = await waitFor200(`http://127.0.0.1:${bootstrap.adminPort}/ready`, ctx.readyTimeoutMs, alive);
   if (!admin.ok) return { ok: false, reason: `${label}: ${admin.reason}${stderrTail(t)}` };
-  const proxied = await waitFor200(`http://127.0.0.1:${bootstrap.listenPort}/`, ctx.readyTimeoutMs, alive);
+  // An mTLS listener (the server side) is probed as the client side reaches it: with the client certificate.
+  const probeTls: ProbeTls | undefined =
+    bootstrap.downstreamTls && ctx.mtls ? { ...ctx.mtls.client, servername: ctx.mtls.serverName } : undefined;
+  if (bootstrap.downstreamTls && !probeTls) return { ok: false, reason: `${label}: no client certificate to probe its mTLS listener with` };
+  const proxied = await waitFor200(`${probeTls ? 'https' : 'http'}://127.0.0.1:${bootstrap.listenPort}/`, ctx.readyTimeoutMs, alive, probeTls);
   if (!proxied.ok) return { ok: false, reason: `${label} ready but not proxying: ${proxied.reason}${stderrTail(t)}` };
   return { ok: true, tracked: t };
 }

@@ -30,7 +30,8 @@ function systemRow(s: SystemSummary): string[] {
     formatRatio(s.vsDirect?.rps),
     formatPercent(s.core0Busy),
     formatPercent(s.core1Busy),
-    s.errors === 0 ? '0' : `${formatCount(s.errors)} of ${formatCount(s.requests + s.errors)}`,
+    // Non-2xx responses are among `requests` already; only requests that got no response are added.
+    s.errors === 0 ? '0' : `${formatCount(s.errors)} of ${formatCount(s.requests + (s.socketErrors ?? 0))}`,
   ];
 }
 

@@ -57,8 +57,10 @@ export class Cluster {
   /** Present with `health_checks`. */
   readonly healthChecker: HealthChecker<UpstreamHost> | undefined;
 
-  /** With an UpstreamTlsContext: how the hosts' pools open connections. */
+  /** With an UpstreamTlsContext: how the hosts' pools open connections (set once its secrets are there). */
   private connector: Connector | undefined;
+  /** An EDS assignment that came while the TLS secrets were still awaited. */
+  private earlyAssignment: EndpointAssignment | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -117,7 +119,7 @@ export class Cluster {
       await this.tls.ready();
       this.connector = tlsConnector(this.tls, this.config.connectTimeoutMs, sslStats(this.proxyStats, 'upstream', this.name), this.log, this.name);
     }
-    await this.discoverHosts(assignment);
+    await this.discoverHosts(assignment ?? this.earlyAssignment);
     // Envoy: a health-checked cluster is initialized once each host has been checked once.
     if (!this.closed) await this.healthChecker?.firstRound();
   }
@@ -163,6 +165,11 @@ export class Cluster {
 
   /** An EDS update: the endpoints and the assignment's overprovisioning factor. */
   assign(assignment: EndpointAssignment): void {
+    // Hosts made before the TLS connector would connect in plaintext: the latest assignment waits for it.
+    if (this.tls !== undefined && this.connector === undefined) {
+      this.earlyAssignment = assignment;
+      return;
+    }
     const factor = assignment.overprovisioningFactor ?? this.config.lbOptions.overprovisioningFactor;
     if (factor !== this.lbOptions.overprovisioningFactor) this.lbOptions = { ...this.config.lbOptions, overprovisioningFactor: factor };
     this.setEndpoints(assignment.endpoints);

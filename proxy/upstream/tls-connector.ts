@@ -26,6 +26,9 @@ export function tlsConnector(material: TlsMaterial, connectTimeoutMs: number, ss
     buildConnector({
       allowH2,
       timeout: connectTimeoutMs,
+      // A resumed TLS session does not show the peer's certificate to node's client, and every
+      // connection's peer must be verified: no session cache.
+      maxCachedSessions: 0,
       secureContext: tls.secureContext,
       // Verified after the handshake (verifyPeer), against the SANs the config names rather than the host name.
       rejectUnauthorized: false,

@@ -99,8 +99,20 @@ t.test('meshlet bootstrap for retries and for each side of mTLS', async (t) => {
   t.same(ts.typed_config.common_tls_context.tls_certificates, [{ certificate_chain: { filename: '/c/server.crt' }, private_key: { filename: '/c/server.key' } }]);
   t.same(ts.typed_config.common_tls_context.validation_context, { trusted_ca: { filename: '/c/ca.crt' } });
 
-  const client = meshletBootstrap({ adminPort: 1, listenPort: 2, upstreamPorts: [3], upstreamTls: { ...files, sni: 'upstream.bench.local' } }) as any;
+  const client = meshletBootstrap({
+    adminPort: 1,
+    listenPort: 2,
+    upstreamPorts: [3],
+    upstreamTls: { ...files, sni: 'upstream.bench.local', peerUriSan: 'spiffe://bench.local/upstream' },
+  }) as any;
   const cts = client.static_resources.clusters[0].transport_socket;
   t.equal(cts.typed_config['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext');
   t.equal(cts.typed_config.sni, 'upstream.bench.local');
+  t.same(cts.typed_config.common_tls_context.tls_certificates, [{ certificate_chain: { filename: '/c/server.crt' }, private_key: { filename: '/c/server.key' } }]);
+  t.same(
+    cts.typed_config.common_tls_context.validation_context,
+    { trusted_ca: { filename: '/c/ca.crt' }, match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://bench.local/upstream' } }] },
+    'the client side verifies the CA and the server\'s SPIFFE ID',
+  );
+  t.equal(ts.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names, undefined, 'the server side verifies the client certificate against the CA');
 });

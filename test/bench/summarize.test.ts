@@ -1,5 +1,7 @@
 import t from 'tap';
-import { mergedHistogram } from '../../bench/summarize';
+import { renderMarkdown } from '../../bench/report/markdown';
+import { SYSTEM_NAMES } from '../../bench/scenarios';
+import { mergedHistogram, summarizeScenario } from '../../bench/summarize';
 import { fixtureResult } from './fixtures/result';
 
 t.test('medians, added latency and ratios per system', async (t) => {
@@ -39,4 +41,18 @@ t.test("meshlet's histograms: medians per round and the merged distribution", as
   t.equal(merged?.count, 3000);
   t.same(merged?.buckets.map((b) => b.count), [300, 2700, 2970, 3000, 3000]);
   t.equal(mergedHistogram(result.scenarios[0].samples, 'nginx', 'meshlet', 'overhead'), undefined);
+});
+
+t.test('errors: non-2xx responses are among the requests, socket errors are not', async (t) => {
+  const result = fixtureResult();
+  const samples = result.scenarios[0].samples.map((s) =>
+    s.system === 'meshlet' && s.round === 1 ? { ...s, load: { ...s.load, requests: 100, non2xx: 90, socketErrors: 4 } } : s,
+  );
+  const meshlet = summarizeScenario(samples, SYSTEM_NAMES).find((s) => s.system === 'meshlet');
+  t.equal(meshlet?.errors, 94);
+  t.equal(meshlet?.socketErrors, 4);
+  t.equal(meshlet?.requests, 100 + 2 * (20200 + 20300));
+  const scenario = { ...result.scenarios[0], samples, summary: summarizeScenario(samples, SYSTEM_NAMES) };
+  const md = renderMarkdown({ ...result, scenarios: [scenario] }, []);
+  t.match(md, new RegExp(`\\| 94 of ${(100 + 2 * (20200 + 20300) + 4).toLocaleString('en-US')} \\|`), 'attempted = responses + requests without a response');
 });

@@ -38,6 +38,7 @@ export function serviceClusters(service: ServiceSpec): ClusterResources {
         eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
         ...(service.connectTimeout !== undefined && { connect_timeout: service.connectTimeout }),
         ...(service.lbPolicy !== undefined && { lb_policy: service.lbPolicy }),
+        ...protocolOptions(service),
         ...(transportSocket !== undefined && { transport_socket: transportSocket }),
       },
     })),
@@ -88,7 +89,21 @@ export function inboundCluster(service: ServiceSpec, appPort: number): Generated
       name,
       type: 'STATIC',
       ...(service.connectTimeout !== undefined && { connect_timeout: service.connectTimeout }),
+      ...protocolOptions(service),
       load_assignment: loadAssignment(name, [{ address: '127.0.0.1', port: appPort, weight: 1, priority: 0 }]),
+    },
+  };
+}
+
+/** HTTP/2 (and gRPC) services are spoken to in HTTP/2: Envoy's HttpProtocolOptions. */
+function protocolOptions(service: ServiceSpec): Record<string, unknown> {
+  if (service.protocol === 'http1') return {};
+  return {
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
     },
   };
 }

@@ -7,6 +7,10 @@
 export const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH'] as const;
 export type LbPolicy = (typeof LB_POLICIES)[number];
 
+/** What the service's endpoints speak: HTTP/1.1, or HTTP/2 (grpc is HTTP/2, named for what it is). */
+export const PROTOCOLS = ['http1', 'http2', 'grpc'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
 export interface MeshConfig {
   /** In file order, so generated resources (and their versions) are stable. */
   readonly services: readonly ServiceSpec[];
@@ -36,6 +40,7 @@ export interface ServiceSpec {
   /** The port clients put in Host/authority: virtual host domains are `name` and `name:port`. */
   readonly port: number;
   readonly lbPolicy?: LbPolicy;
+  readonly protocol: Protocol;
   /** proto3 JSON duration ("0.25s"). */
   readonly connectTimeout?: string;
   readonly endpoints: readonly EndpointSpec[];

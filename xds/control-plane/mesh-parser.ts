@@ -11,6 +11,7 @@ import { translateRe2 } from '../../proxy/router/re2';
 import {
   HEADER_MATCH_KINDS,
   LB_POLICIES,
+  PROTOCOLS,
   MTLS_MODES,
   type DestinationSpec,
   type EndpointSpec,
@@ -103,7 +104,7 @@ export function parseMesh(document: unknown): MeshConfig {
   const drafts = namedEntries(root.services ?? {}, 'services', issues, 'services', (name, v, path) => {
     checkName(name, path, issues);
     const body = readObject(v, path, issues, `service "${name}"`, [
-      'port', 'lb_policy', 'connect_timeout', 'endpoints', 'routes', 'sidecar', 'namespace', 'service_account', 'mtls', 'authorization',
+      'port', 'protocol', 'lb_policy', 'connect_timeout', 'endpoints', 'routes', 'sidecar', 'namespace', 'service_account', 'mtls', 'authorization',
     ]);
     return body && { name, path, body, ...parseServiceBody(name, body, path, issues, defaults) };
   });
@@ -153,6 +154,7 @@ function parseServiceBody(name: string, body: Fields, path: string, issues: Issu
   const serviceAccount = field(body, 'service_account', path, issues, readName) ?? name;
   return {
     port: field(body, 'port', path, issues, readPort) ?? 80,
+    protocol: field(body, 'protocol', path, issues, enumReader(PROTOCOLS)) ?? 'http1',
     lbPolicy: field(body, 'lb_policy', path, issues, enumReader(LB_POLICIES)),
     connectTimeout: field(body, 'connect_timeout', path, issues, readDuration),
     endpoints,

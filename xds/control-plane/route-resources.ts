@@ -45,6 +45,8 @@ function envoyRoute(spec: RouteSpec): Record<string, unknown> {
     ...(clusters.length === 1 ? { cluster: clusters[0].name } : { weighted_clusters: { clusters } }),
     ...(spec.prefixRewrite !== undefined && { prefix_rewrite: spec.prefixRewrite }),
     ...(spec.timeout !== undefined && { timeout: spec.timeout }),
+    // A gRPC call's own deadline (grpc-timeout) is its timeout, uncapped; other requests have none.
+    max_stream_duration: { grpc_timeout_header_max: '0s' },
     ...(spec.retries !== undefined && {
       retry_policy: {
         retry_on: spec.retries.on,

@@ -83,6 +83,9 @@ t.test('listeners take their routes over RDS on the ADS stream', async (t) => {
   t.notOk('address' in api, 'an API listener has no socket');
 });
 
+/** Every generated route lets a gRPC call's grpc-timeout be its timeout. */
+const GRPC_TIMEOUT = { grpc_timeout_header_max: '0s' };
+
 t.test('the outbound routes: one virtual host per service by Host/authority, canary header match, weighted split', async (t) => {
   const routes = get('client').resources.RDS.get('outbound')!.json as any;
   t.same(routes.virtual_hosts.map((v: any) => [v.name, v.domains]), [['web', ['web', 'web:80']], ['api', ['api', 'api:9090']]]);
@@ -90,14 +93,15 @@ t.test('the outbound routes: one virtual host per service by Host/authority, can
   t.same(canary, {
     name: 'canary',
     match: { prefix: '/', headers: [{ name: 'x-canary', string_match: { exact: '1' } }, { name: 'x-user', string_match: { safe_regex: { regex: 'test-.*' } } }] },
-    route: { cluster: 'web/v2' },
+    route: { cluster: 'web/v2', max_stream_duration: GRPC_TIMEOUT },
   });
   t.same(split.route, {
     weighted_clusters: { clusters: [{ name: 'web/v1', weight: 90 }, { name: 'web/v2', weight: 10 }] },
     timeout: '2s',
+    max_stream_duration: GRPC_TIMEOUT,
     retry_policy: { retry_on: '5xx', num_retries: 2 },
   });
-  t.same(routes.virtual_hosts[1].routes, [{ match: { prefix: '/' }, route: { cluster: 'api' } }]);
+  t.same(routes.virtual_hosts[1].routes, [{ match: { prefix: '/' }, route: { cluster: 'api', max_stream_duration: GRPC_TIMEOUT } }]);
 });
 
 t.test('clusters are EDS over ADS with the service policies; endpoints grouped by locality, priorities without gaps', async (t) => {
