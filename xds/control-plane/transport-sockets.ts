@@ -49,6 +49,8 @@ export function downstreamTlsSocket(): Record<string, unknown> {
       common_tls_context: {
         tls_certificate_sds_secret_configs: [sdsSecret(CERTIFICATE_SECRET)],
         validation_context_sds_secret_config: sdsSecret(TRUST_BUNDLE_SECRET),
+        // HTTP/2 and gRPC peers negotiate h2 by ALPN; HTTP/1.1 ones stay what they are.
+        alpn_protocols: ['h2', 'http/1.1'],
       },
     },
   };

@@ -4,7 +4,7 @@ import t from 'tap';
 import { startEchoServer } from '../../../cli/echo-server';
 import { httpGet } from '../../helpers/ads-test-server';
 import { TestMeshCa } from '../../helpers/mesh-certs';
-import { bootstrapYaml, catchAllVirtualHost, freePort, startProxy, staticCluster, type ProxyProcess } from '../../helpers/proxy-process';
+import { bootstrapYaml, freePort, startProxy, staticCluster, type ProxyProcess } from '../../helpers/proxy-process';
 
 /** HTTP/2 downstream: with prior knowledge in plaintext next to HTTP/1.1 (codec AUTO), and over TLS by ALPN. */
 
@@ -20,7 +20,32 @@ t.before(async () => {
   plainPort = await freePort();
   tlsPort = await freePort();
   app = await startEchoServer('app', appPort);
-  const yaml = bootstrapYaml({ adminPort: admin, listenerPort: plainPort, virtualHosts: catchAllVirtualHost('app'), clusters: staticCluster('app', [{ port: appPort }]) });
+  // The plain listener can also send requests on to the TLS one over HTTP/2 (a sidecar-to-sidecar hop);
+  // each hop names its protocol in x-protocol, the last one winning.
+  const yaml = bootstrapYaml({
+    adminPort: admin,
+    listenerPort: plainPort,
+    virtualHosts: `            - name: all
+              domains: ["*"]
+              request_headers_to_add: [{header: {key: x-protocol, value: "%PROTOCOL%"}, append_action: OVERWRITE_IF_EXISTS_OR_ADD}]
+              routes:
+              - match: {prefix: /via-tls/}
+                route: {cluster: tls-h2, prefix_rewrite: /}
+              - match: {prefix: /}
+                route: {cluster: app}`,
+    clusters: [
+      staticCluster('app', [{ port: appPort }]),
+      staticCluster('tls-h2', [{ port: tlsPort }], `    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {}}
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        common_tls_context: {validation_context: {trusted_ca: {filename: ${cert.rootFile}}, match_typed_subject_alt_names: [{san_type: URI, matcher: {exact: "${mesh.spiffeId('gateway')}"}}]}}`),
+    ].join('\n'),
+  });
   // A second listener: the same connection manager behind TLS offering h2 and http/1.1.
   const tlsListener = yaml
     .slice(yaml.indexOf('  - name: main'), yaml.indexOf('  clusters:'))
@@ -81,4 +106,13 @@ t.test('over TLS, ALPN h2 is served as HTTP/2 and http/1.1 as HTTP/1.1', async (
   t.equal(res.headers[':status'], 200);
   t.equal(JSON.parse(res.body).headers['x-forwarded-proto'], 'https');
   t.equal(session.alpnProtocol, 'h2');
+});
+
+t.test('a cluster speaks HTTP/2 over TLS upstream, chosen by ALPN', async (t) => {
+  const res = await httpGet(`http://127.0.0.1:${plainPort}/via-tls/x`);
+  t.equal(res.status, 200, res.text);
+  const seen = JSON.parse(res.text);
+  t.equal(seen.url, '/x');
+  t.equal(seen.headers['x-protocol'], 'HTTP/2', 'the TLS listener received the request over HTTP/2');
+  t.equal(seen.headers['x-forwarded-proto'], 'http', 'set by the first hop and kept');
 });
