@@ -2,6 +2,8 @@ import { benchCommand } from '../bench/bench-command';
 import { certsCommand } from './certs-command';
 import { controlPlaneCommand } from './control-plane-command';
 import { demoCommand } from './demo-command';
+import { injectCommand } from './inject-command';
+import { iptablesCommand } from './iptables-command';
 import { proxyCommand } from './proxy-command';
 
 const USAGE = `meshlet — a sidecar service-mesh proxy speaking Envoy v3 config
@@ -14,6 +16,8 @@ Commands:
   demo           Run a local demo mesh on loopback: 3 echo services (weights 1/2/7) behind the proxy
   bench          Run the benchmark harness (meshlet vs direct, nginx, HAProxy, Node proxies)
   certs          Create the mesh CA and issue SPIFFE workload certificates for mutual TLS
+  inject         Add the meshlet sidecar to Kubernetes manifests (like istioctl kube-inject)
+  iptables       Redirect a pod's TCP traffic through its sidecar (the injected init container runs it)
 
 Run 'meshlet <command> --help' for a command's options.
 `;
@@ -24,6 +28,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   demo: demoCommand,
   bench: benchCommand,
   certs: certsCommand,
+  inject: injectCommand,
+  iptables: iptablesCommand,
 };
 
 export function main(argv: string[]): void {

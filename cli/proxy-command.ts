@@ -1,24 +1,47 @@
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import { ConfigError } from '../xds/config-error';
 import { formatConfigError } from './format-config-error';
-import { loadBootstrapFile, type BootstrapConfig } from '../proxy/config/bootstrap';
+import { modeBootstrap } from './modes/mode-bootstrap';
+import { MODE_ENV, MODE_FLAGS, PROXY_MODES, resolveModeOptions } from './modes/mode-options';
+import { SIDECAR_DEFAULTS } from './modes/sidecar-defaults';
+import { loadBootstrapFile, parseBootstrap, type BootstrapConfig } from '../proxy/config/bootstrap';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../proxy/log';
 import cluster from 'node:cluster';
 import { ProxyServer, type ProcessRole } from '../proxy/server';
 import { reportToPrimary, superviseWorkers } from '../proxy/workers';
 
 const USAGE = `Usage: meshlet proxy --config <bootstrap.yaml> [options]
+       meshlet proxy --mode sidecar|gateway --xds-address <host:port> --service <name> [options]
 
-Runs the proxy from an Envoy v3 bootstrap file (YAML or JSON, Envoy's field names).
+Runs the proxy from an Envoy v3 bootstrap file (YAML or JSON, Envoy's field names), or, with
+--mode, from a bootstrap it builds: node identity and the control plane's address, everything
+else over ADS (the control plane gives a service's name its sidecar, a gateway's name that gateway).
 
 Options:
-  -c, --config <file>      Envoy v3 bootstrap (required)
+  -c, --config <file>      Envoy v3 bootstrap
       --validate           Check the config, print every problem found, exit 0 if valid and 1 if not
   -l, --log-level <level>  ${LOG_LEVELS.join(' | ')} (default: info)
       --drain-time-s <s>   On SIGTERM or /quitquitquit, how long in-flight requests may finish (default: 5)
       --workers <n>        Worker processes sharing the listeners, one core each (default: 1 = one process);
                            admin then runs in the primary and /stats/prometheus sums all workers
   -h, --help               Show this help
+
+Mode options (instead of --config; a flag not given falls back to the environment variable named):
+      --mode <mode>            ${PROXY_MODES.join(' | ')}
+      --xds-address <h:p,...>  the control plane, HOST:PORT, a comma-separated list in order  [${MODE_ENV['xds-address']}]
+                               (a DNS name, such as a Kubernetes Service, is resolved: STRICT_DNS)
+      --service <name>         node.cluster: the service (sidecar) or gateway name  [${MODE_ENV.service}]
+      --node-id <id>           node.id (default: <service>-<hostname>)  [${MODE_ENV['node-id']}]
+      --zone <zone>            node.locality.zone  [${MODE_ENV.zone}]
+      --region <region>        node.locality.region  [${MODE_ENV.region}]
+      --admin-port <port>      admin port (default: ${SIDECAR_DEFAULTS.adminPort})
+      --admin-address <ip>     admin address (default: 127.0.0.1 for a sidecar, as admin can stop it; 0.0.0.0 for a gateway)
+      --health-port <port>     a listener on 0.0.0.0 answering only GET /ready, for probes that cannot reach
+                               a loopback admin (default: ${SIDECAR_DEFAULTS.healthPort} for a sidecar, none for a gateway; 0: none)
+      --delta                  incremental xDS (DELTA_GRPC) instead of state of the world (GRPC)
+      --print-bootstrap        print the generated bootstrap as YAML and exit
 
 Signals: SIGTERM and SIGINT drain (readiness turns 503 DRAINING, listeners stop accepting,
 in-flight requests finish) and exit 0.
@@ -34,6 +57,8 @@ export async function proxyCommand(args: string[]): Promise<number> {
       'drain-time-s': { type: 'string', default: '5' },
       workers: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
+      mode: { type: 'string' },
+      ...MODE_FLAGS,
     },
     strict: true,
   });
@@ -41,10 +66,10 @@ export async function proxyCommand(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (values.config === undefined) {
-    process.stderr.write(`meshlet proxy: --config is required\n\n${USAGE}`);
-    return 2;
-  }
+  if (values.config !== undefined && values.mode !== undefined) return usageError('--config and --mode are alternatives: give one');
+  if (values.config === undefined && values.mode === undefined) return usageError('--config or --mode is required');
+  const strayFlag = values.mode === undefined ? Object.keys(MODE_FLAGS).find((flag) => values[flag as keyof typeof MODE_FLAGS] !== undefined) : undefined;
+  if (strayFlag !== undefined) return usageError(`--${strayFlag} goes with --mode (a --config bootstrap says it all)`);
   const level = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(level)) {
     process.stderr.write(`meshlet proxy: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
@@ -62,16 +87,28 @@ export async function proxyCommand(args: string[]): Promise<number> {
     return 2;
   }
 
+  // A --mode bootstrap then goes the way of a file's: the same parser, checks and start.
+  const source = values.config ?? `--mode ${values.mode}`;
+  let generated: object | undefined;
+  if (values.mode !== undefined) {
+    const options = resolveModeOptions(values.mode, values, process.env, hostname());
+    if ('error' in options) return usageError(options.error);
+    generated = modeBootstrap(options);
+    if (values['print-bootstrap']) {
+      process.stdout.write(stringify(generated, { aliasDuplicateObjects: false }));
+      return 0;
+    }
+  }
   let bootstrap: BootstrapConfig;
   try {
-    bootstrap = loadBootstrapFile(values.config);
+    bootstrap = generated === undefined ? loadBootstrapFile(source) : parseBootstrap(generated);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(formatConfigError(values.config, err));
+    process.stderr.write(formatConfigError(source, err));
     return 1;
   }
   if (values.validate) {
-    process.stdout.write(`${values.config}: valid (${bootstrap.listeners.length} listeners, ${bootstrap.clusters.length} clusters)\n`);
+    process.stdout.write(`${source}: valid (${bootstrap.listeners.length} listeners, ${bootstrap.clusters.length} clusters)\n`);
     return 0;
   }
 
@@ -91,4 +128,9 @@ export async function proxyCommand(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`meshlet proxy: ${message}\n\n${USAGE}`);
+  return 2;
 }

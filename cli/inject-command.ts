@@ -1,0 +1,87 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { injectManifests, ManifestError } from './kubernetes/inject-manifest';
+import { ANNOTATIONS, REDIRECT_ANNOTATIONS } from './kubernetes/injection-annotations';
+import { DEFAULT_IMAGE, DEFAULT_XDS_ADDRESS, INIT_CONTAINER, PROXY_CONTAINER } from './kubernetes/sidecar-containers';
+import { SIDECAR_DEFAULTS } from './modes/sidecar-defaults';
+import { parseHostPorts } from './modes/xds-address';
+
+const USAGE = `Usage: meshlet inject -f <file | -> [-o <file>] [--image <image>] [--xds-address <host:port>]
+
+Adds the meshlet sidecar to Kubernetes manifests, as 'istioctl kube-inject' does: every
+Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob and Pod gets, in its pod template,
+  - '${INIT_CONTAINER}', the last init container: 'meshlet iptables --apply' (root, NET_ADMIN and
+    NET_RAW) redirects the pod's TCP through the sidecar;
+  - '${PROXY_CONTAINER}', the first container: 'meshlet proxy --mode sidecar' as uid ${SIDECAR_DEFAULTS.uid}, its
+    service the annotation ${ANNOTATIONS.service}, else the label "app", else the workload's
+    name; the app starts once the proxy is ready (its postStart waits for /ready);
+  - the annotation ${ANNOTATIONS.injected}: "true" (a second run leaves the workload as is).
+Other documents are copied as they are, comments and all. A workload annotated
+${ANNOTATIONS.inject}: "false" is skipped, and so is a hostNetwork pod.
+
+The outbound listener routes mesh services only: list a pod's other TCP destinations (a
+database, the Kubernetes API) in its annotations, passed to 'meshlet iptables' flags:
+  ${Object.keys(REDIRECT_ANNOTATIONS).join(', ')}
+
+A Job's app must stop the sidecar when it is done, or the pod never completes:
+  curl -XPOST http://127.0.0.1:${SIDECAR_DEFAULTS.adminPort}/quitquitquit
+
+  -f, --filename <file>     the manifests (multi-document YAML); - reads stdin
+  -o, --output <file>       where to write them (default: stdout)
+      --image <image>       the meshlet image (default: ${DEFAULT_IMAGE})
+      --xds-address <h:p>   the control plane, HOST:PORT[,HOST:PORT...] (default: ${DEFAULT_XDS_ADDRESS})
+  -h, --help                show this help
+`;
+
+export async function injectCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        filename: { type: 'string', short: 'f' },
+        output: { type: 'string', short: 'o' },
+        image: { type: 'string', default: DEFAULT_IMAGE },
+        'xds-address': { type: 'string', default: DEFAULT_XDS_ADDRESS },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.filename === undefined) return usageError('-f <file> is required (- for stdin)');
+  if (values.image === '') return usageError('--image must name an image');
+  const xds = parseHostPorts(values['xds-address']);
+  if (typeof xds === 'string') return usageError(`--xds-address: ${xds}`);
+
+  const input = values.filename === '-' ? 'stdin' : values.filename;
+  let text: string;
+  try {
+    text = readFileSync(values.filename === '-' ? 0 : values.filename, 'utf8');
+  } catch (err) {
+    process.stderr.write(`meshlet inject: cannot read ${input}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 1;
+  }
+  let result;
+  try {
+    result = injectManifests(text, { image: values.image, xdsAddress: values['xds-address'] });
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    process.stderr.write(`meshlet inject: ${input}: ${err.message}\n`);
+    return 1;
+  }
+  for (const note of result.notes) process.stderr.write(`meshlet inject: ${note}\n`);
+  if (values.output === undefined) process.stdout.write(result.output);
+  else writeFileSync(values.output, result.output);
+  return 0;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`meshlet inject: ${message}\n\n${USAGE}`);
+  return 2;
+}
