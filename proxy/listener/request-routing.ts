@@ -139,19 +139,22 @@ export function routeRequest(hcm: HttpConnectionManager, req: IncomingMessage, r
 }
 
 /**
- * An upstream response's headers as they go downstream: end to end only, the route's response
- * header mutations, our Server header (replacing the upstream's, as Envoy's default OVERWRITE
- * does), the upstream's time and any response flag.
+ * An upstream response's end-to-end headers made the downstream response's, in place: the
+ * route's response header mutations, our Server header (replacing the upstream's, as Envoy's
+ * default OVERWRITE does), the upstream's time and any response flag.
  */
-export function downstreamResponseHeaders(hcm: HttpConnectionManager, routed: RoutedRequest, rawHeaders: readonly (string | Buffer)[], upstreamMs: number): string[] {
-  const { info, context } = routed;
-  const headers: string[] = [];
-  copyEndToEnd(rawHeaders, headers);
-  if (context !== undefined) info.route!.applyResponseHeaderMutations(headers, context, routed.choice);
+export function toDownstreamResponseHeaders(
+  hcm: HttpConnectionManager,
+  info: StreamInfo,
+  context: HeaderContext | undefined,
+  choice: ClusterChoice,
+  headers: string[],
+  upstreamMs: number,
+): void {
+  if (context !== undefined) info.route!.applyResponseHeaderMutations(headers, context, choice);
   setHeader(headers, 'server', hcm.config.serverName);
   headers.push('x-envoy-upstream-service-time', String(Math.round(upstreamMs)));
   if (info.responseFlag !== '') headers.push('x-meshlet-response-flags', info.responseFlag);
-  return headers;
 }
 
 /** A direct response or redirect: the route's response header mutations apply, as in Envoy. */

@@ -6,10 +6,11 @@ import { isKeepAliveRace } from '../router/retry-policy';
 import { onNewConnection } from '../upstream/connections';
 import { CONNECT_FAILURE, RESET, RESET_END, responseOutcome, TIMEOUT } from '../upstream/outcomes';
 import type { HttpConnectionManager } from './http-connection-manager';
-import { downstreamResponseHeaders, routeRequest, type RoutedRequest } from './request-routing';
+import { copyEndToEnd } from './hop-by-hop';
+import { routeRequest, toDownstreamResponseHeaders, type RoutedRequest } from './request-routing';
 import { ResponseFlag } from './response-flags';
 
-/** node's socket → the response being written on it (an internal of node:http, stable since 0.x). */
+/** node's socket → the response being written on it (node:http's own field; no public API tells it). */
 type SocketWithResponse = Socket & { _httpMessage?: ServerResponse | null };
 
 /** Envoy's response code details for a stream closed by stream_idle_timeout. */
@@ -34,8 +35,11 @@ export function acceptUpgrade(http: HttpServer, hcm: HttpConnectionManager, req:
   const upgrade = req.headers.upgrade ?? '';
   const type = upgrade.toLowerCase();
   if (type === 'h2c') return serveWithoutH2cUpgrade(http, req, socket, head);
-  // node's HTTP/1.1 codec had the socket's errors until the upgrade; from now on they only close it.
+  // node's HTTP/1.1 codec had the socket's errors and timeouts until the upgrade; from now on errors
+  // only close it, and its timeout is the stream's idle timeout (a listener's first-bytes timeout
+  // handler may still be attached: it must not close the stream when the idle timeout fires).
   socket.on('error', () => socket.destroy());
+  socket.removeAllListeners('timeout');
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
@@ -79,8 +83,9 @@ function serveWithoutH2cUpgrade(http: HttpServer, req: IncomingMessage, socket: 
  * its response forwarded, and the connection closes after it.
  *
  * What bounds it, as in Envoy:
- * - the route timeout, from the request until the upstream's response headers: an established
- *   WebSocket is not timed out by it (Envoy applies it to the upgrade since 1.36, envoy#41075);
+ * - the route timeout, from the request until the upstream's 101: an established WebSocket is
+ *   not timed out by it (Envoy applies it to the upgrade handshake only, envoy#41075; before
+ *   that change it did not apply at all, the upgrade request never being complete);
  * - `stream_idle_timeout` (or the route's `idle_timeout`): no bytes either way for that long
  *   closes the stream (408 when no response has started);
  * - `max_stream_duration` (the route's, else the connection manager's), over the whole stream;
@@ -177,7 +182,7 @@ class UpgradeTunnel implements Dispatcher.DispatchHandler {
     this.responseStarted = true;
     info.status = statusCode;
     this.resumeUpstream = resume;
-    this.res.writeHead(statusCode, downstreamResponseHeaders(this.hcm, this.routed, rawHeaders, performance.now() - this.attemptStartMs));
+    this.res.writeHead(statusCode, this.responseHeaders(rawHeaders));
     return true;
   }
 
@@ -232,7 +237,7 @@ class UpgradeTunnel implements Dispatcher.DispatchHandler {
     this.responseStarted = true;
     info.status = statusCode;
     const raw = rawHeaders ?? [];
-    const headers = downstreamResponseHeaders(this.hcm, this.routed, raw, performance.now() - this.attemptStartMs);
+    const headers = this.responseHeaders(raw);
     // The hop-by-hop pair that makes it a switch, with the protocol the upstream switched to.
     headers.push('connection', 'upgrade', 'upgrade', upgradeOf(raw) ?? this.upgrade);
     let text = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? ''}\r\n`;
@@ -248,6 +253,15 @@ class UpgradeTunnel implements Dispatcher.DispatchHandler {
     if (this.head.length > 0) upstream.write(this.head);
     upstream.pipe(downstream);
     downstream.pipe(upstream);
+  }
+
+  /** The upstream response's headers as they go downstream (the connection manager's treatment of any response). */
+  private responseHeaders(raw: readonly (string | Buffer)[]): string[] {
+    const { info, context, choice } = this.routed;
+    const headers: string[] = [];
+    copyEndToEnd(raw, headers);
+    toDownstreamResponseHeaders(this.hcm, info, context, choice, headers, performance.now() - this.attemptStartMs);
+    return headers;
   }
 
   // The stream's ends.
@@ -288,13 +302,14 @@ class UpgradeTunnel implements Dispatcher.DispatchHandler {
     this.hcm.localReply(this.routed.info, 408, '', 'stream timeout\n');
   }
 
-  /** The route timeout fired before the upstream answered. */
+  /** The route timeout fired before the upstream switched protocols (or before its other answer was complete). */
   private timedOut(): void {
-    if (this.released || this.responseStarted) return;
+    if (this.released) return;
     const { cluster, host } = this.routed;
-    if (this.abortUpstream !== undefined) cluster.reportOutcome(host, TIMEOUT);
+    if (this.abortUpstream !== undefined && !this.responseStarted) cluster.reportOutcome(host, TIMEOUT);
     cluster.stats.rqTimeout.value++;
     this.abandon(new Error('route timeout'));
+    // After a non-101 response's headers went downstream, localReply resets the connection instead.
     this.hcm.localReply(this.routed.info, 504, ResponseFlag.UpstreamRequestTimeout, 'upstream request timeout\n');
   }
 

@@ -7,6 +7,7 @@ import { copyEndToEnd } from '../listener/hop-by-hop';
 import type { HttpConnectionManager } from '../listener/http-connection-manager';
 import { ResponseFlag, withFlag } from '../listener/response-flags';
 import type { StreamInfo } from '../listener/stream-info';
+import { toDownstreamResponseHeaders } from '../listener/request-routing';
 import { firstHeaderValue, removeHeader, setHeader } from '../router/flat-headers';
 import {
   decideRetry,
@@ -272,12 +273,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     // Accepted: this response goes downstream.
     this.responseStarted = true;
     if (this.perTryTimer !== undefined) clearTimeout(this.perTryTimer);
-    const hcm = this.hcm;
-    if (this.context !== undefined) info.route!.applyResponseHeaderMutations(headers, this.context, this.choice);
-    // Our server header replaces the upstream's, as Envoy's default OVERWRITE transformation does.
-    setHeader(headers, 'server', hcm.config.serverName);
-    headers.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - this.attemptStartMs)));
-    if (info.responseFlag !== '') headers.push('x-meshlet-response-flags', info.responseFlag);
+    toDownstreamResponseHeaders(this.hcm, info, this.context, this.choice, headers, performance.now() - this.attemptStartMs);
     info.status = statusCode;
     this.resumeUpstream = resume;
     if (this.grpc) this.trailersOnly = takeGrpcStatus(headers);

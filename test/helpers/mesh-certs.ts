@@ -26,8 +26,14 @@ export class TestMeshCa {
     return `spiffe://${this.trustDomain}/ns/default/sa/${serviceAccount}`;
   }
 
-  issue(serviceAccount: string, options: { ttlMs?: number; notBefore?: Date } = {}): CertFiles {
-    const cert = issueWorkloadCertificate(this.ca, { spiffeId: this.spiffeId(serviceAccount), ttlMs: options.ttlMs ?? HOUR_MS, notBefore: options.notBefore });
+  /** `dnsNames`: DNS SANs besides the SPIFFE ID, for servers chosen by SNI (e.g. a gateway's hosts). */
+  issue(serviceAccount: string, options: { ttlMs?: number; notBefore?: Date; dnsNames?: readonly string[] } = {}): CertFiles {
+    const cert = issueWorkloadCertificate(this.ca, {
+      spiffeId: this.spiffeId(serviceAccount),
+      ttlMs: options.ttlMs ?? HOUR_MS,
+      notBefore: options.notBefore,
+      dnsNames: options.dnsNames,
+    });
     const dir = mkdtempSync(join(tmpdir(), `meshlet-cert-${serviceAccount}-`));
     saveWorkloadCertificate(cert, dir);
     return { ...cert, dir, chainFile: join(dir, 'cert-chain.pem'), keyFile: join(dir, 'key.pem'), rootFile: join(dir, 'root-cert.pem') };

@@ -83,7 +83,7 @@ t.test('ads_config: GRPC or DELTA_GRPC, V3, one envoy_grpc service naming a stat
   ]);
 });
 
-t.test('RDS and EDS need the ADS stream; EDS clusters take no load_assignment; only the ADS cluster may say HTTP/2', async (t) => {
+t.test('RDS and EDS need the ADS stream; EDS clusters take no load_assignment; HTTP/2 settings only on the ADS cluster', async (t) => {
   const doc = base();
   delete doc.dynamic_resources;
   delete doc.static_resources.clusters[0].typed_extension_protocol_options;
@@ -97,10 +97,21 @@ t.test('RDS and EDS need the ADS stream; EDS clusters take no load_assignment; o
   const withAds = base();
   withAds.static_resources.clusters.push(
     edsCluster({ eds_cluster_config: { eds_config: { ads: {} } }, load_assignment: { cluster_name: 'e' } }),
+    // Any cluster may speak HTTP/2; only the ADS cluster's HTTP/2 settings are left to grpc-js.
     { ...withAds.static_resources.clusters[0], name: 'h2' },
+    {
+      ...withAds.static_resources.clusters[0],
+      name: 'h2-tuned',
+      typed_extension_protocol_options: {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 10 } },
+        },
+      },
+    },
   );
   t.same(problems(withAds), [
     'static_resources.clusters[1].load_assignment: an EDS cluster takes its endpoints from EDS, not load_assignment',
-    'static_resources.clusters[2].typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options: not supported by meshlet',
+    'static_resources.clusters[3].typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.max_concurrent_streams: not supported by meshlet',
   ]);
 });

@@ -18,6 +18,7 @@ import type { AdsConnection } from './ads-connection';
 import { startAdsServer, type AdsHost, type AdsServer } from './ads-server';
 import { startAdminServer, type AdminServer } from './admin-server';
 import { ControlPlaneStats } from './control-plane-stats';
+import { loadGatewayCertificates } from './gateway-certificates';
 import { certificateIssuer, loadCaDir, type CertificateIssuer } from './mesh-ca';
 import type { MeshConfig } from './mesh-config';
 import { parseMeshText, readMeshFile } from './mesh-file';
@@ -25,6 +26,7 @@ import { buildMeshSnapshots } from './mesh-snapshots';
 import { watchMeshFile, type MeshWatcher, type WatchOptions } from './mesh-watcher';
 import { NodeCertificates, type IssueReason } from './node-certificates';
 import { roleOf, roleSpiffeId } from './node-role';
+import { redactedSecret } from './secret-resources';
 import { SECRET, type XdsResourceType } from '../xds-resource-types';
 import { RESOURCE_TYPES } from './resource-types';
 import type { ResourceSet, Snapshot } from './snapshot';
@@ -150,9 +152,13 @@ export class ControlPlane implements AdsHost {
 
   resourcesFor(connection: AdsConnection, type: XdsResourceType): ResourceSet {
     const role = roleOf(this.served.mesh, connection.node!.cluster);
-    if (type !== SECRET) return this.served.snapshots.get(role.key)!.resources[type.api];
+    const { resources } = this.served.snapshots.get(role.key)!;
+    if (type !== SECRET) return resources[type.api];
     // A late request on a closed stream must not leave a certificate (and its renewal timer) behind.
-    return this.connections.has(connection) ? this.certificates.secrets(connection, this.issuer, roleSpiffeId(role)) : new Map();
+    if (!this.connections.has(connection)) return new Map();
+    // The role's own secrets (a TLS gateway's certificates), and the node's, issued for it alone.
+    const issued = this.certificates.secrets(connection, this.issuer, roleSpiffeId(role));
+    return resources.SDS.size === 0 ? issued : new Map([...resources.SDS, ...issued]);
   }
 
   opened(connection: AdsConnection): void {
@@ -255,7 +261,7 @@ export class ControlPlane implements AdsHost {
                   name: r.name,
                   version: r.version,
                   ...(r.onDemand && { on_demand: true }),
-                  resource: { '@type': type.typeUrl, ...r.json },
+                  resource: { '@type': type.typeUrl, ...(type === SECRET ? redactedSecret(r.json) : r.json) },
                 })),
               ]),
             ),
@@ -267,7 +273,7 @@ export class ControlPlane implements AdsHost {
   }
 }
 
-/** @throws ConfigError for an unreadable or invalid mesh file, or a ca_dir that does not load */
+/** @throws ConfigError for an unreadable or invalid mesh file, or a ca_dir or gateway certificate that does not load */
 export function loadMesh(file: string): LoadedMesh {
   const { text, digest } = readMeshFile(file);
   return meshFromText(text, digest, file);
@@ -275,5 +281,6 @@ export function loadMesh(file: string): LoadedMesh {
 
 function meshFromText(text: string, digest: string, file: string): LoadedMesh {
   const mesh = parseMeshText(text);
-  return { mesh, ca: loadCaDir(mesh.mtls, file), snapshots: buildMeshSnapshots(mesh), digest, loadedAt: new Date() };
+  const ca = loadCaDir(mesh.mtls, file);
+  return { mesh, ca, snapshots: buildMeshSnapshots(mesh, loadGatewayCertificates(mesh.gateways, file)), digest, loadedAt: new Date() };
 }

@@ -1,9 +1,10 @@
 /** Listeners: HTTP listeners for sidecars and gateways, API listeners for proxyless gRPC. */
 import { ADS_CONFIG_SOURCE, type GeneratedResource } from './generated-resource';
-import type { ServiceSpec } from './mesh-config';
+import type { GatewaySpec, ServiceSpec } from './mesh-config';
 import { rbacFilter } from './rbac-filter';
-import { INBOUND_ROUTES } from './route-resources';
-import { downstreamTlsSocket } from './transport-sockets';
+import { INBOUND_ROUTES, httpsRedirectName } from './route-resources';
+import { gatewayCertificateSecretName } from './secret-resources';
+import { downstreamTlsSocket, gatewayTlsSocket } from './transport-sockets';
 
 const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -26,6 +27,8 @@ interface ConnectionManagerOptions {
   /** HTTP filters before the router. */
   readonly filters?: readonly Record<string, unknown>[];
   readonly clientCertDetails?: boolean;
+  /** At the edge: the client is the peer, and X-Forwarded-For / X-Forwarded-Proto are set, not trusted. */
+  readonly useRemoteAddress?: boolean;
 }
 
 /** Routes come over RDS on the same ADS stream, so a route change does not rebuild the listener. */
@@ -36,6 +39,7 @@ function connectionManager(statPrefix: string, routeConfigName: string, options:
     rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeConfigName },
     http_filters: [...(options.filters ?? []), ROUTER_FILTER],
     ...(options.clientCertDetails && CLIENT_CERT_DETAILS),
+    ...(options.useRemoteAddress && { use_remote_address: true }),
   };
 }
 
@@ -57,6 +61,28 @@ function listener(name: string, address: string, port: number, chains: readonly 
 
 export function httpListener(name: string, address: string, port: number, routeConfigName: string): GeneratedResource {
   return listener(name, address, port, [filterChain(connectionManager(name, routeConfigName))]);
+}
+
+/**
+ * A gateway's listeners: plaintext HTTP on `port`; or with `tls`, HTTPS there, where SNI picks
+ * the filter chain (and so the certificate) of each connection, all chains routing alike, and
+ * with https_redirect a plaintext listener on http_port that redirects every request to it.
+ */
+export function gatewayListeners(gateway: GatewaySpec): GeneratedResource[] {
+  const { name, address, port, tls } = gateway;
+  if (tls === undefined) return [httpListener(name, address, port, name)];
+  const hcm = connectionManager(name, name, { useRemoteAddress: true });
+  const chains = tls.certificates.map((certificate, i) => ({
+    filter_chain_match: { server_names: certificate.hosts },
+    ...filterChain(hcm),
+    transport_socket: gatewayTlsSocket(gatewayCertificateSecretName(i)),
+  }));
+  // No default chain: a client whose SNI names none of the hosts (or that sends none) is closed, as by Envoy.
+  const https = listener(name, address, port, chains, [TLS_INSPECTOR]);
+  if (tls.redirectPort === undefined) return [https];
+  const redirect = httpsRedirectName(name);
+  const redirectChain = filterChain(connectionManager(redirect, redirect, { useRemoteAddress: true }));
+  return [https, listener(redirect, address, tls.redirectPort, [redirectChain])];
 }
 
 /**

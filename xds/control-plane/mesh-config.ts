@@ -126,4 +126,21 @@ export interface GatewaySpec {
   readonly routes: readonly RouteSpec[];
   /** The SPIFFE ID of its certificate, which it presents to services with mTLS. */
   readonly spiffeId: string;
+  /** TLS termination on `port`, a certificate per set of SNI names; absent: `port` is plaintext HTTP. */
+  readonly tls?: GatewayTlsSpec;
+}
+
+export interface GatewayTlsSpec {
+  /** Never empty; no host is in two of them (each is a filter chain, and Envoy rejects overlapping chains). */
+  readonly certificates: readonly GatewayCertificateSpec[];
+  /** https_redirect: a plaintext listener on this port redirects every request to https on the gateway's `port`. */
+  readonly redirectPort?: number;
+}
+
+export interface GatewayCertificateSpec {
+  /** SNI names, lowercased: exact, or "*.suffix" for any name ending in ".suffix". */
+  readonly hosts: readonly string[];
+  /** PEM files as written (relative to the mesh file), read with it (gateway-certificates.ts). */
+  readonly certChain: string;
+  readonly privateKey: string;
 }

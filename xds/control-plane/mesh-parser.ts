@@ -15,7 +15,9 @@ import {
   MTLS_MODES,
   type DestinationSpec,
   type EndpointSpec,
+  type GatewayCertificateSpec,
   type GatewaySpec,
+  type GatewayTlsSpec,
   type HeaderMatchSpec,
   type MatchSpec,
   type MeshConfig,
@@ -244,12 +246,13 @@ function parseGateway(
   versions: ReadonlyMap<string, ReadonlySet<string>>,
   trustDomain: string,
 ): GatewaySpec | undefined {
-  const body = readObject(v, path, issues, `gateway "${name}"`, ['address', 'port', 'hosts', 'routes', 'namespace']);
+  const body = readObject(v, path, issues, `gateway "${name}"`, ['address', 'port', 'hosts', 'routes', 'namespace', 'tls', 'https_redirect', 'http_port']);
   if (!body) return undefined;
   const port = field(body, 'port', path, issues, readPort, true);
   const routes = field(body, 'routes', path, issues, routesReader({ versions }), true);
   if (routes?.length === 0) issues.push({ path: pathKey(path, 'routes'), message: 'a gateway needs at least one route' });
   const namespace = field(body, 'namespace', path, issues, readName) ?? DEFAULT_NAMESPACE;
+  const tls = parseGatewayTls(body, path, issues, port);
   if (port === undefined || routes === undefined) return undefined;
   return {
     name,
@@ -258,7 +261,70 @@ function parseGateway(
     hosts: field(body, 'hosts', path, issues, listReader(readNonEmpty)) ?? ['*'],
     routes,
     spiffeId: spiffeIdOf(trustDomain, namespace, name),
+    ...(tls !== undefined && { tls }),
   };
+}
+
+/** A name a TLS client sends as SNI (no port), or "*." and one: Envoy's server_names wildcards. */
+const readSniName = stringReader(
+  /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i,
+  'a DNS name, or "*." and a DNS name (no port; "*" alone is not an SNI name)',
+);
+/** SNI is case-insensitive: lowercased, so "API.example.com" and "api.example.com" are one name. */
+const readSniHost: Reader<string> = (v, path, issues) => readSniName(v, path, issues)?.toLowerCase();
+
+/**
+ * SNI names across one gateway's certificates: each entry is a filter chain, and a name in two
+ * chains makes a connection match both, which Envoy rejects (an exact name and a wildcard
+ * covering it do not overlap: the exact one wins).
+ */
+function uniqueSniHostReader(): Reader<string> {
+  const seen = new Map<string, string>();
+  return (v, path, issues) => {
+    const host = readSniHost(v, path, issues);
+    if (host === undefined) return undefined;
+    const first = seen.get(host);
+    if (first === undefined) seen.set(host, path);
+    else issues.push({ path, message: `"${host}" is already at ${first}: an SNI name selects one certificate` });
+    return host;
+  };
+}
+
+function gatewayCertificateReader(readHost: Reader<string>): Reader<GatewayCertificateSpec> {
+  return (v, path, issues) => {
+    const body = readObject(v, path, issues, 'a certificate', ['hosts', 'cert_chain', 'private_key']);
+    if (!body) return undefined;
+    const hosts = field(body, 'hosts', path, issues, listReader(readHost), true);
+    if (hosts?.length === 0) issues.push({ path: pathKey(path, 'hosts'), message: 'at least one host is required: the SNI names this certificate is for' });
+    const certChain = field(body, 'cert_chain', path, issues, readNonEmpty, true);
+    const privateKey = field(body, 'private_key', path, issues, readNonEmpty, true);
+    return hosts && certChain && privateKey ? { hosts, certChain, privateKey } : undefined;
+  };
+}
+
+/** `tls`, `https_redirect` and `http_port`, read together: the last two mean nothing without `tls`. */
+function parseGatewayTls(body: Fields, path: string, issues: Issues, port: number | undefined): GatewayTlsSpec | undefined {
+  const certificates = field(body, 'tls', path, issues, listReader(gatewayCertificateReader(uniqueSniHostReader())));
+  if (certificates?.length === 0) issues.push({ path: pathKey(path, 'tls'), message: 'at least one certificate is required (without tls, the gateway speaks plaintext HTTP)' });
+  const httpsRedirect = field(body, 'https_redirect', path, issues, readBoolean) ?? false;
+  if (httpsRedirect && certificates === undefined) issues.push({ path: pathKey(path, 'https_redirect'), message: 'needs tls: without it there is no https listener to redirect to' });
+  const redirectPort = parseRedirectPort(body, path, issues, httpsRedirect, port);
+  if (certificates === undefined || certificates.length === 0) return undefined;
+  return { certificates, ...(httpsRedirect && redirectPort !== undefined && { redirectPort }) };
+}
+
+/**
+ * `http_port`: the plaintext listener of https_redirect. Required rather than 80 by default:
+ * binding 80 takes privileges, so the port is one the file says it means.
+ */
+function parseRedirectPort(body: Fields, path: string, issues: Issues, httpsRedirect: boolean, port: number | undefined): number | undefined {
+  const at = pathKey(path, 'http_port');
+  const given = body.http_port !== undefined && body.http_port !== null;
+  const redirectPort = field(body, 'http_port', path, issues, readPort);
+  if (httpsRedirect && !given) issues.push({ path: at, message: 'required with https_redirect: the port of the plaintext listener that redirects to https (usually 80)' });
+  if (!httpsRedirect && given) issues.push({ path: at, message: 'is the port of the https_redirect listener: set https_redirect: true, or leave http_port out' });
+  if (redirectPort !== undefined && redirectPort === port) issues.push({ path: at, message: `port ${port} is the https listener's` });
+  return redirectPort;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import { ConfigError, type ConfigIssue } from '../config-error';
+import { NO_GATEWAY_CERTIFICATES, type GatewayCertificates } from './gateway-certificates';
 import type { MeshConfig } from './mesh-config';
 import { meshRoles } from './node-role';
 import { roleResources, sharedResources } from './node-resources';
@@ -8,13 +9,14 @@ import { validateSnapshot } from './snapshot-validator';
 /**
  * The snapshot of every role the mesh defines (each service's sidecar, each gateway, other
  * clients), keyed by role. All are built and validated up front, so a mesh is either served
- * whole or rejected whole.
+ * whole or rejected whole. `certificates`: of the gateways' tls entries, loaded with the mesh
+ * file (loadGatewayCertificates); only a mesh without them can do without.
  * @throws ConfigError with every problem in the generated resources
  */
-export function buildMeshSnapshots(mesh: MeshConfig): ReadonlyMap<string, Snapshot> {
+export function buildMeshSnapshots(mesh: MeshConfig, certificates: GatewayCertificates = NO_GATEWAY_CERTIFICATES): ReadonlyMap<string, Snapshot> {
   const encoder = new ResourceEncoder();
   const shared = sharedResources(mesh);
-  const snapshots = new Map(meshRoles(mesh).map((role) => [role.key, buildSnapshot(role.key, [shared, roleResources(role)], encoder)]));
+  const snapshots = new Map(meshRoles(mesh).map((role) => [role.key, buildSnapshot(role.key, [shared, roleResources(role, certificates)], encoder)]));
   const issues = [...encoder.issues, ...[...snapshots.values()].flatMap(validateSnapshot)];
   if (issues.length > 0) throw new ConfigError(dedupe(issues));
   return snapshots;

@@ -1,11 +1,19 @@
 /** Which generated resources each kind of node gets. */
 import { inboundCluster, serviceClusters } from './cluster-resources';
+import type { GatewayCertificates } from './gateway-certificates';
 import type { GeneratedResource } from './generated-resource';
-import { apiListener, httpListener, inboundListener } from './listener-resources';
-import type { MeshConfig } from './mesh-config';
+import { apiListener, gatewayListeners, httpListener, inboundListener } from './listener-resources';
+import type { GatewaySpec, MeshConfig } from './mesh-config';
 import type { NodeRole } from './node-role';
 import type { PerApi } from './resource-types';
-import { OUTBOUND_ROUTES, gatewayRouteConfiguration, inboundRouteConfiguration, outboundRouteConfiguration } from './route-resources';
+import {
+  OUTBOUND_ROUTES,
+  gatewayRouteConfiguration,
+  httpsRedirectRouteConfigurations,
+  inboundRouteConfiguration,
+  outboundRouteConfiguration,
+} from './route-resources';
+import { gatewayCertificateSecret } from './secret-resources';
 
 export type NodeResources = PerApi<readonly GeneratedResource[]>;
 
@@ -25,8 +33,8 @@ export function sharedResources(mesh: MeshConfig): NodeResources {
   };
 }
 
-/** What only this role gets, on top of the shared resources. */
-export function roleResources(role: NodeRole): NodeResources {
+/** What only this role gets, on top of the shared resources; `certificates`: of the gateways' tls entries. */
+export function roleResources(role: NodeRole, certificates: GatewayCertificates): NodeResources {
   switch (role.kind) {
     case 'sidecar': {
       const { service } = role;
@@ -43,9 +51,27 @@ export function roleResources(role: NodeRole): NodeResources {
     }
     case 'gateway': {
       const { gateway } = role;
-      return { CDS: [], EDS: [], LDS: [httpListener(gateway.name, gateway.address, gateway.port, gateway.name)], RDS: [gatewayRouteConfiguration(gateway)], SDS: [] };
+      return {
+        CDS: [],
+        EDS: [],
+        LDS: gatewayListeners(gateway),
+        RDS: [gatewayRouteConfiguration(gateway), ...httpsRedirectRouteConfigurations(gateway)],
+        SDS: gatewaySecrets(gateway, certificates),
+      };
     }
     case 'client':
       return { CDS: [], EDS: [], LDS: [], RDS: [], SDS: [] };
   }
+}
+
+/**
+ * A gateway's certificates, one Secret per tls entry: unlike a node's own certificate they are
+ * files of the mesh, so the role's snapshot holds them, one resource for all its replicas.
+ */
+function gatewaySecrets(gateway: GatewaySpec, certificates: GatewayCertificates): GeneratedResource[] {
+  if (gateway.tls === undefined) return [];
+  const loaded = certificates.get(gateway.name);
+  // Generating a listener whose certificates no one serves would leave the gateway waiting for them.
+  if (loaded?.length !== gateway.tls.certificates.length) throw new Error(`the certificates of gateway "${gateway.name}" were not loaded (loadGatewayCertificates)`);
+  return loaded.map((certificate, i) => gatewayCertificateSecret(i, certificate));
 }

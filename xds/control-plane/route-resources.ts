@@ -22,6 +22,29 @@ export function gatewayRouteConfiguration(gateway: GatewaySpec): GeneratedResour
   return routeConfiguration(gateway.name, [{ name: gateway.name, domains: gateway.hosts, routes: gateway.routes.map(envoyRoute) }]);
 }
 
+/**
+ * The name of a gateway's https_redirect listener and its routes: "/" is in no service or
+ * gateway name, so it cannot clash with theirs (nor with the API listener named like a service).
+ */
+export function httpsRedirectName(gateway: string): string {
+  return `${gateway}/https-redirect`;
+}
+
+/**
+ * With https_redirect, the routes of the plaintext listener: every request is sent (301) to
+ * https on the gateway's TLS port, with its host, path and query. The port is left out of the
+ * Location only for the standard 80 → 443: Envoy drops a Host's ":80" when the scheme changes,
+ * but would keep a ":8080", so any other pair names the TLS port.
+ */
+export function httpsRedirectRouteConfigurations(gateway: GatewaySpec): GeneratedResource[] {
+  const redirectPort = gateway.tls?.redirectPort;
+  if (redirectPort === undefined) return [];
+  const standardPorts = gateway.port === 443 && redirectPort === 80;
+  const redirect = { https_redirect: true, ...(!standardPorts && { port_redirect: gateway.port }) };
+  const name = httpsRedirectName(gateway.name);
+  return [routeConfiguration(name, [{ name, domains: ['*'], routes: [{ match: { prefix: '/' }, redirect }] }])];
+}
+
 /** Whatever reaches a sidecar's inbound listener goes to its local app. */
 export function inboundRouteConfiguration(service: ServiceSpec): GeneratedResource {
   return routeConfiguration(INBOUND_ROUTES, [

@@ -15,9 +15,8 @@ let echoPort: number;
 const servers: Server[] = [];
 
 t.before(async () => {
-  const [adminPort, port, upstreamPort, deadPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  listenerPort = port;
-  echoPort = upstreamPort;
+  const [adminPort, deadPort] = [await freePort(), await freePort()];
+  [listenerPort, echoPort] = [await freePort(), await freePort()];
   const server = await startEchoServer('echo', echoPort);
   servers.push(server);
   echo = serveWebSocketEcho(server);
@@ -46,7 +45,8 @@ t.before(async () => {
       clusters: [
         staticCluster('echo', [{ port: echoPort }]),
         staticCluster('dead', [{ port: deadPort }]),
-        staticCluster('unhealthy', [{ port: echoPort, health: 'UNHEALTHY' }]),
+        // Panic threshold 0: with every host unhealthy Envoy would otherwise balance over all of them (panic).
+        staticCluster('unhealthy', [{ port: echoPort, health: 'UNHEALTHY' }], '    common_lb_config: {healthy_panic_threshold: {value: 0}}'),
       ].join('\n'),
     }),
     adminPort,
@@ -218,7 +218,10 @@ t.test('stream_idle_timeout closes a WebSocket that carries nothing', async (t) 
   await ws.closed;
   await echo.closed('idle');
   t.pass('both sides closed');
-  t.equal(await metric('envoy_http_downstream_rq_idle_timeout', HCM), before + 1);
+  const waiting = refused(await connectWebSocket(listenerPort, '/idle/slow?id=idle-slow'));
+  t.equal(waiting.response.statusCode, 408, 'idle while waiting for the upstream: 408, as Envoy for a request not complete');
+  t.equal(waiting.body, 'stream timeout\n');
+  t.equal(await metric('envoy_http_downstream_rq_idle_timeout', HCM), before + 2);
 });
 
 t.test('upgrade counters, and the upstream request counted once', async (t) => {

@@ -78,7 +78,7 @@ t.test('compile: every supported field', async (t) => {
 
 t.test('compile: what meshlet does not implement is an issue naming its path', async (t) => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
-    [{ retry_on: '5xx,unavailable' }, 'retry_policy.retry_on', /"unavailable" is not supported by meshlet/],
+    [{ retry_on: '5xx,envoy-ratelimited' }, 'retry_policy.retry_on', /"envoy-ratelimited" is not supported by meshlet/],
     [{ retry_on: 'envoy-ratelimited' }, 'retry_policy.retry_on', /not supported/],
     [{ retry_on: 'sometimes' }, 'retry_policy.retry_on', /unknown retry condition "sometimes"/],
     [{ per_try_idle_timeout: 100 }, 'retry_policy.per_try_idle_timeout', /not supported by meshlet/],
@@ -146,7 +146,8 @@ t.test('compile: through the route table, the route’s policy replaces the virt
 
 t.test('parseRetryOn skips empty tokens and sorts the rest', async (t) => {
   t.same(parseRetryOn(',5xx,,reset ,'), { bits: RetryOn.FiveXx | RetryOn.Reset, notImplemented: [], unknown: [] });
-  t.same(parseRetryOn('cancelled,nope'), { bits: 0, notImplemented: ['cancelled'], unknown: ['nope'] });
+  t.same(parseRetryOn('envoy-ratelimited,nope'), { bits: 0, notImplemented: ['envoy-ratelimited'], unknown: ['nope'] });
+  t.same(parseRetryOn('unavailable,cancelled'), { bits: RetryOn.GrpcUnavailable | RetryOn.GrpcCancelled, notImplemented: [], unknown: [] }, 'the gRPC conditions');
 });
 
 t.test('decision table: how an attempt ended × retry_on → retry (and why) or not', async (t) => {

@@ -210,7 +210,7 @@ t.test('config errors: every issue is collected with its full path', async (t) =
     { match: { prefix: '/a' }, route: toCluster('c') },
     { match: { prefix: '/b', connect_matcher: {} } as never, route: toCluster('c') },
     { match: { prefix: '/c' }, route: { cluster_header: 'x-cluster' } as never },
-    { match: { prefix: '/d' }, route: { cluster: 'c', internal_redirect_policy: {}, idle_timeout: 1000 } as never },
+    { match: { prefix: '/d' }, route: { cluster: 'c', internal_redirect_policy: {}, request_mirror_policies: [{ cluster: 'm' }] } as never },
     { match: { prefix: '/e', grpc: {}, tls_context: {} } as never, route: toCluster('c') },
     { match: { safe_regex: { regex: '/(?<=x)y' } }, route: toCluster('c') },
     { match: { prefix: '/f' }, route: toCluster('c'), request_headers_to_add: [{ header: { key: 'x', value: '%UNKNOWN%' } }] },
@@ -233,7 +233,7 @@ t.test('config errors: every issue is collected with its full path', async (t) =
     },
     { path: 'route_config.virtual_hosts[0].routes[2].route.cluster_header', message: 'not supported by meshlet' },
     { path: 'route_config.virtual_hosts[0].routes[3].route.internal_redirect_policy', message: 'not supported by meshlet' },
-    { path: 'route_config.virtual_hosts[0].routes[3].route.idle_timeout', message: 'not supported by meshlet' },
+    { path: 'route_config.virtual_hosts[0].routes[3].route.request_mirror_policies', message: 'not supported by meshlet' },
     { path: 'route_config.virtual_hosts[0].routes[4].match.grpc', message: 'not supported by meshlet' },
     { path: 'route_config.virtual_hosts[0].routes[4].match.tls_context', message: 'not supported by meshlet' },
     {

@@ -214,7 +214,11 @@ t.test('mTLS: the inbound listener terminates mTLS (STRICT), or mTLS and plainte
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
       require_client_certificate: true,
-      common_tls_context: { tls_certificate_sds_secret_configs: [sds('default')], validation_context_sds_secret_config: sds('ROOTCA') },
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [sds('default')],
+        validation_context_sds_secret_config: sds('ROOTCA'),
+        alpn_protocols: ['h2', 'http/1.1'],
+      },
     },
   };
   const strict = mtls.get('sidecar:web')!.resources.LDS.get('inbound')!.json as any;
