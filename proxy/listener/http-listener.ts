@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttp2Server, type Http2Server, type Http2Session } from 'node:http2';
 import { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { Server as TlsServer, TLSSocket, type SecureContext } from 'node:tls';
+import { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CounterCell } from '../metrics/metric-family';
 import type { SslStats } from '../metrics/proxy-stats';
@@ -382,18 +382,30 @@ export class HttpListener {
       requestCert,
       rejectUnauthorized: false,
       ALPNProtocols: alpnProtocols(tlsChains.map((c) => c.config)),
-      SNICallback: bySni ? (name, callback) => callback(null, this.tlsChainFor(name)?.tls?.current?.secureContext as SecureContext) : undefined,
+      // As Envoy, an SNI that no chain names ends the handshake before any certificate is shown.
+      SNICallback: bySni
+        ? (name, callback) => {
+            const context = this.tlsChainFor(name)?.tls?.current?.secureContext;
+            if (context === undefined) callback(new Error(`no filter chain for server name "${name}"`), undefined);
+            else callback(null, context);
+          }
+        : undefined,
     });
-    const defaultChain = this.tlsChainFor(undefined) ?? tlsChains[0]!;
-    const applyDefault = () => {
-      const current = defaultChain.tls!.current;
-      if (current !== undefined) server.setSecureContext(current.contextOptions);
-    };
-    applyDefault();
-    this.stopWatching.push(defaultChain.tls!.onChange(applyDefault));
+    // Without a chain for connections that send no SNI, the server has no certificate: their handshake fails.
+    const defaultChain = this.tlsChainFor(undefined);
+    if (defaultChain !== undefined) {
+      const applyDefault = () => {
+        const current = defaultChain.tls!.current;
+        if (current !== undefined) server.setSecureContext(current.contextOptions);
+      };
+      applyDefault();
+      this.stopWatching.push(defaultChain.tls!.onChange(applyDefault));
+    }
     server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-      this.observers.ssl.connectionError.value++;
+      const serverName = (socket as TLSSocket & { servername?: string | false }).servername || undefined;
+      if (this.tlsChainFor(serverName) === undefined) this.observers.noFilterChainMatch.value++;
+      else this.observers.ssl.connectionError.value++;
       socket.destroy();
       this.observers.log.debug({ listener: this.config.name, peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.code ?? err.message }, 'TLS handshake failed');
     });
