@@ -295,9 +295,11 @@ export class HttpListener {
     socket.once('close', () => this.accepted.delete(socket));
     if (!this.inspect) return this.dispatch(socket, 'raw_buffer', false);
     // Envoy's listener_filters_timeout: a connection that says nothing does not hold a socket forever.
-    socket.setTimeout(LISTENER_FILTERS_TIMEOUT_MS, () => socket.destroy());
+    const silent = () => socket.destroy();
+    socket.setTimeout(LISTENER_FILTERS_TIMEOUT_MS, silent);
     socket.once('data', (first: Buffer) => {
       socket.setTimeout(0);
+      socket.off('timeout', silent);
       socket.pause();
       socket.unshift(first);
       // Whoever takes the socket reads the unshifted bytes: node:http resumes it, the TLS socket reads its buffer.

@@ -36,8 +36,7 @@ export function acceptUpgrade(http: HttpServer, hcm: HttpConnectionManager, req:
   const type = upgrade.toLowerCase();
   if (type === 'h2c') return serveWithoutH2cUpgrade(http, req, socket, head);
   // node's HTTP/1.1 codec had the socket's errors and timeouts until the upgrade; from now on errors
-  // only close it, and its timeout is the stream's idle timeout (a listener's first-bytes timeout
-  // handler may still be attached: it must not close the stream when the idle timeout fires).
+  // only close it, and its timeout is the stream's idle timeout.
   socket.on('error', () => socket.destroy());
   socket.removeAllListeners('timeout');
   const res = new ServerResponse(req);
