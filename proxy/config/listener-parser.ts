@@ -201,7 +201,8 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
   if (codecType !== 'AUTO' && codecType !== 'HTTP1' && codecType !== 'HTTP2') {
     issues.push({ path: `${path}.codec_type`, message: `${codecType} is not supported (AUTO, HTTP1, HTTP2)` });
   }
-  onlyFields(hcm.common_http_protocol_options, `${path}.common_http_protocol_options`, ['idle_timeout', 'max_stream_duration'], issues);
+  const common = hcm.common_http_protocol_options;
+  onlyFields(common, `${path}.common_http_protocol_options`, ['idle_timeout', 'max_stream_duration', 'max_headers_count', 'headers_with_underscores_action'], issues);
   const rbac = parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
   const fields = hcm.set_current_client_cert_details ?? {};
   onlyFields(fields, `${path}.set_current_client_cert_details`, ['subject', 'cert', 'chain', 'dns', 'uri'], issues);
@@ -220,6 +221,7 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     requestHeadersTimeoutMs: hcm.request_headers_timeout ?? 0,
     requestTimeoutMs: hcm.request_timeout ?? 0,
     maxRequestHeadersKb: hcm.max_request_headers_kb ?? 60,
+    requestLimits: { maxHeadersCount: common?.max_headers_count ?? 100, underscoresAction: common?.headers_with_underscores_action ?? 'ALLOW' },
     upgrades: compileUpgradeConfigs(hcm.upgrade_configs ?? [], `${path}.upgrade_configs`, issues),
     streamIdleTimeoutMs: hcm.stream_idle_timeout ?? 300_000,
     rbac,

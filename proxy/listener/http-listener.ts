@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server, type Http2Session } from 'node:http2';
 import { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -18,9 +18,17 @@ import { acceptUpgrade } from './upgrade-tunnel';
 
 /** A TLS ClientHello starts with a handshake record (content type 22): what Envoy's tls_inspector looks for. */
 const TLS_HANDSHAKE_RECORD = 0x16;
+const TIMEOUT_CHECK_INTERVAL_MS = 250;
 /** Envoy's default `listener_filters_timeout`. */
 const LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 const ignoreError = () => {};
+/** The reply to what node's HTTP/1.1 server reports as a client error. */
+function clientErrorReply(err: NodeJS.ErrnoException): { status: 400 | 408 | 431; reason: string } {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return { status: 431, reason: 'request headers too large (max_request_headers_kb)' };
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, reason: 'request timeout (request_headers_timeout / request_timeout)' };
+  return { status: 400, reason: `invalid HTTP/1.1 request: ${err.code ?? 'malformed'}${(err as { reason?: string }).reason ? ` (${(err as { reason?: string }).reason})` : ''}` };
+}
+
 /** The start of HTTP/2's connection preface (`PRI * HTTP/2.0`), which no HTTP/1.1 request begins with. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2');
 
@@ -56,11 +64,14 @@ class FilterChain {
     public config: FilterChainConfig,
     public hcm: HttpConnectionManager,
   ) {
-    this.http = createHttpServer({ noDelay: true }, (req, res) => this.hcm.handle(req, res));
+    // node checks header/request timeouts on an interval (30 s by default): often enough for
+    // request_headers_timeout to mean what it says, at the cost of a walk over the connections.
+    this.http = createHttpServer({ noDelay: true, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS }, (req, res) => this.hcm.handle(req, res));
     // Upgraded connections stay in `sockets` (and the listener's `accepted`) until they close, so a drain ends them too.
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => acceptUpgrade(this.http, this.hcm, req, socket, head));
     // node starts its header/request timeout checks when a server starts listening; this one never binds.
     this.http.emit('listening');
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.refuse(err, socket));
     this.applyServerOptions();
   }
 
@@ -72,12 +83,36 @@ class FilterChain {
     return this.hcm.tls;
   }
 
+  /**
+   * What node's HTTP/1.1 parser refused (a smuggling attempt, a malformed request, headers over
+   * max_request_headers_kb) or timed out (request_headers_timeout, request_timeout): a reply with
+   * the reason, counted, and the connection closed; nothing of it went upstream.
+   */
+  private refuse(err: NodeJS.ErrnoException, socket: Socket): void {
+    const responding = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent === true;
+    // A peer that went away, or one already refused, is no new refusal.
+    if (!socket.writable || responding || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const { status, reason } = clientErrorReply(err);
+    if (status === 408) this.hcm.stats.rqTimeout.value++;
+    else this.hcm.stats.protocolError.value++;
+    const body = `${reason}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `server: ${this.hcm.config.serverName}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+
   /** `http2`: the connection speaks HTTP/2 (ALPN h2, or the h2c preface). */
   accept(socket: Socket, http2: boolean): void {
     this.hcm.stats.cxTotal.value++;
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     if (!http2) {
+      // node's HTTP/1.1 server times a socket out only for keep-alive idleness.
+      socket.on('timeout', () => this.hcm.stats.cxIdleTimeout.value++);
       this.http.emit('connection', socket);
       // Paused while the listener peeked at it.
       socket.resume();
@@ -151,6 +186,8 @@ class FilterChain {
     // node needs a positive headers timeout; Envoy's "0 = off" becomes "as long as the request timeout allows".
     this.http.headersTimeout = hcmConfig.requestHeadersTimeoutMs || hcmConfig.requestTimeoutMs || 60_000;
     (this.http as HttpServer & { maxHeaderSize: number }).maxHeaderSize = hcmConfig.maxRequestHeadersKb * 1024;
+    // node drops headers past maxHeadersCount silently; one more than the limit lets the request be refused (431) instead.
+    this.http.maxHeadersCount = hcmConfig.requestLimits.maxHeadersCount + 1;
   }
 }
 

@@ -3,6 +3,7 @@ import type { ClientCertFields, ForwardClientCertDetails } from '../http-filter/
 import type { RouteTable } from '../router/route-table';
 import type { DownstreamTlsConfig } from '../tls/tls-config';
 import type { FilterChainMatch } from './filter-chain-match';
+import type { RequestLimits } from './request-validation';
 
 /** Where an access log goes (Envoy's stdout/stderr/file access loggers). */
 export interface AccessLogConfig {
@@ -33,6 +34,8 @@ export interface HttpConnectionManagerConfig {
   readonly requestTimeoutMs: number;
   /** `max_request_headers_kb` (default 60). */
   readonly maxRequestHeadersKb: number;
+  /** `common_http_protocol_options.max_headers_count` and `headers_with_underscores_action`. */
+  readonly requestLimits: RequestLimits;
   /**
    * `upgrade_configs`: upgrade type (lowercase, e.g. "websocket") → `enabled`. A route's own
    * `upgrade_configs` overrides either way; an upgrade neither enables is refused (403).

@@ -15,6 +15,7 @@ import { verifiedPeer } from '../tls/handshake-peer';
 import type { PeerIdentity } from '../tls/peer-identity';
 import { isInternalAddress, trustedClientAddress } from './client-address';
 import { copyEndToEnd } from './hop-by-hop';
+import { dropUnderscoreHeaders, refuseRequest } from './request-validation';
 import type { HttpConnectionManager } from './http-connection-manager';
 import { ResponseFlag } from './response-flags';
 import { StreamInfo } from './stream-info';
@@ -58,8 +59,17 @@ export function routeRequest(hcm: HttpConnectionManager, req: IncomingMessage, r
   hcm.activeRequests++;
   if (hcm.draining) res.shouldKeepAlive = false;
 
+  const refusal = refuseRequest(req.rawHeaders, config.requestLimits);
+  if (refusal !== undefined) {
+    hcm.stats.protocolError.value++;
+    // A connection that sent one malformed request is not trusted with the next.
+    res.shouldKeepAlive = false;
+    hcm.localReply(info, refusal.status, '', `${refusal.reason}\n`);
+    return undefined;
+  }
   const headers: string[] = [];
   const chunked = copyEndToEnd(req.rawHeaders, headers);
+  if (config.requestLimits.underscoresAction === 'DROP_HEADER') dropUnderscoreHeaders(headers);
   let url = req.url ?? '/';
   if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') url = originForm(url, headers);
   const q = url.indexOf('?');

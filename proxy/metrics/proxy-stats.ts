@@ -183,6 +183,9 @@ export class ListenerStats {
   readonly upgradesActive: GaugeCell;
   readonly wsOnNonWsRoute: CounterCell;
   readonly rqIdleTimeout: CounterCell;
+  readonly protocolError: CounterCell;
+  readonly rqTimeout: CounterCell;
+  readonly cxIdleTimeout: CounterCell;
   private readonly byClass: CounterCell[] = [];
   private readonly byFlag = new Map<string, CounterCell>();
   /** route → cluster → code class → cells; keyed by the compiled route object so a config swap starts fresh. */
@@ -200,6 +203,9 @@ export class ListenerStats {
     this.upgradesActive = stats.downstreamCxUpgradesActive.cell(statPrefix);
     this.wsOnNonWsRoute = stats.downstreamRqWsOnNonWsRoute.cell(statPrefix);
     this.rqIdleTimeout = stats.downstreamRqIdleTimeout.cell(statPrefix);
+    this.protocolError = stats.downstreamCxProtocolError.cell(statPrefix);
+    this.rqTimeout = stats.downstreamRqTimeout.cell(statPrefix);
+    this.cxIdleTimeout = stats.downstreamCxIdleTimeout.cell(statPrefix);
   }
 
   responseClass(status: number): void {
@@ -306,6 +312,21 @@ export class ProxyStats {
   readonly downstreamRqIdleTimeout = new CounterFamily('envoy_http_downstream_rq_idle_timeout', 'Streams closed by stream_idle_timeout', [
     'envoy_http_conn_manager_prefix',
   ]);
+  readonly downstreamCxProtocolError = new CounterFamily(
+    'envoy_http_downstream_cx_protocol_error',
+    'Requests refused as malformed (400/431: the HTTP/1.1 parser, duplicate Host, too many headers, underscores)',
+    ['envoy_http_conn_manager_prefix'],
+  );
+  readonly downstreamRqTimeout = new CounterFamily(
+    'envoy_http_downstream_rq_timeout',
+    'Requests that did not arrive whole in time (request_headers_timeout, request_timeout): 408',
+    ['envoy_http_conn_manager_prefix'],
+  );
+  readonly downstreamCxIdleTimeout = new CounterFamily(
+    'envoy_http_downstream_cx_idle_timeout',
+    'Downstream connections closed for being idle (common_http_protocol_options.idle_timeout)',
+    ['envoy_http_conn_manager_prefix'],
+  );
   readonly downstreamResponseFlags = new CounterFamily(
     'meshlet_http_downstream_rq_response_flag_total',
     'Downstream requests by Envoy response flag (UH, UF, UT, URX, NR, UC, ...)',
@@ -419,6 +440,9 @@ export class ProxyStats {
       this.downstreamCxUpgradesActive,
       this.downstreamRqWsOnNonWsRoute,
       this.downstreamRqIdleTimeout,
+      this.downstreamCxProtocolError,
+      this.downstreamRqTimeout,
+      this.downstreamCxIdleTimeout,
       this.downstreamResponseFlags,
       ...Object.values(this.clusterCounters),
       this.clusterRqByCode,
