@@ -24,6 +24,9 @@ Options:
       --validate           Check the config, print every problem found, exit 0 if valid and 1 if not
   -l, --log-level <level>  ${LOG_LEVELS.join(' | ')} (default: info)
       --drain-time-s <s>   On SIGTERM or /quitquitquit, how long in-flight requests may finish (default: 5)
+      --max-active-requests <n>
+                           Requests in flight (per process) past which new ones are shed with 503 OM (default: no limit;
+                           the overload manager also sheds when the V8 heap is 95% full)
       --workers <n>        Worker processes sharing the listeners, one core each (default: 1 = one process);
                            admin then runs in the primary and /stats/prometheus sums all workers
   -h, --help               Show this help
@@ -56,6 +59,7 @@ export async function proxyCommand(args: string[]): Promise<number> {
       'log-level': { type: 'string', short: 'l', default: 'info' },
       'drain-time-s': { type: 'string', default: '5' },
       workers: { type: 'string', default: '1' },
+      'max-active-requests': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
       mode: { type: 'string' },
       ...MODE_FLAGS,
@@ -81,6 +85,11 @@ export async function proxyCommand(args: string[]): Promise<number> {
     return 2;
   }
 
+  const maxActiveRequests = values['max-active-requests'] === undefined ? undefined : Number(values['max-active-requests']);
+  if (maxActiveRequests !== undefined && (!Number.isInteger(maxActiveRequests) || maxActiveRequests < 1)) {
+    process.stderr.write('meshlet proxy: --max-active-requests must be a positive integer\n');
+    return 2;
+  }
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) {
     process.stderr.write('meshlet proxy: --workers must be a positive integer\n');
@@ -114,7 +123,7 @@ export async function proxyCommand(args: string[]): Promise<number> {
 
   const log = createLogger(level);
   const role: ProcessRole = workers === 1 ? 'single' : cluster.isPrimary ? 'primary' : 'worker';
-  const proxy = new ProxyServer(bootstrap, log, { drainTimeMs: drainTimeS * 1000, role });
+  const proxy = new ProxyServer(bootstrap, log, { drainTimeMs: drainTimeS * 1000, role, maxActiveRequests });
   const stop = (signal: string) => void proxy.shutdown(signal).then(() => process.exit(0));
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

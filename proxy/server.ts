@@ -10,6 +10,7 @@ import { HttpListener } from './listener/http-listener';
 import type { ListenerConfig } from './listener/listener-config';
 import { ListenerStats, ProxyStats, sslStats } from './metrics/proxy-stats';
 import { SecretManager } from './tls/secret-manager';
+import { OverloadManager } from './overload/overload-manager';
 import { TlsMaterial } from './tls/tls-material';
 import type { RouteTable } from './router/route-table';
 import { XdsConfig } from '../xds/xds-config';
@@ -28,6 +29,8 @@ export interface ProxyServerOptions {
   /** How long in-flight requests may take to finish on shutdown (Envoy's --drain-time-s). */
   readonly drainTimeMs: number;
   readonly role?: ProcessRole;
+  /** --max-active-requests: requests in flight past this are shed with 503 OM. */
+  readonly maxActiveRequests?: number;
 }
 
 /**
@@ -45,6 +48,7 @@ export class ProxyServer {
   readonly clusters: ClusterManager;
   /** Certificates and trust bundles by name: the bootstrap's, and SDS's. */
   readonly secrets: SecretManager;
+  readonly overload: OverloadManager;
   readonly listeners = new Map<string, HttpListener>();
   /** Listeners replaced by one on another address, or removed, finishing their requests. */
   private readonly drainingListeners = new Map<HttpListener, Promise<void>>();
@@ -79,6 +83,7 @@ export class ProxyServer {
       refreshXds: (stats) => this.xds?.refreshGauges(stats),
     });
     this.secrets = new SecretManager(bootstrap.secrets, log);
+    this.overload = new OverloadManager(bootstrap.overload, options.maxActiveRequests);
     this.clusters = new ClusterManager(this.stats, log, this.secrets);
     if (bootstrap.ads !== undefined && this.role !== 'primary') this.xds = new XdsConfig(this, bootstrap, bootstrap.ads, log, this.stats);
   }
@@ -140,6 +145,8 @@ export class ProxyServer {
     const listener = new HttpListener(config, managers, {
       ssl: sslStats(this.stats, 'downstream', address),
       noFilterChainMatch: this.stats.noFilterChainMatch.cell(address),
+      globalCxOverflow: this.stats.globalCxOverflow.cell(address),
+      overload: this.overload,
       log: this.log,
     });
     await listener.listen();
@@ -180,6 +187,7 @@ export class ProxyServer {
         new ListenerStats(this.stats, config.name, chain.hcm.statPrefix),
         sameLogs ? previous.accessLog : new AccessLogger(chain.hcm.accessLogs, config.name),
         chain.tls && new TlsMaterial(chain.tls, this.secrets),
+        this.overload,
       );
     });
   }
@@ -207,6 +215,7 @@ export class ProxyServer {
       for (const listener of this.listeners.values()) for (const hcm of listener.connectionManagers) hcm.accessLog.flush();
       await this.clusters.closeAll();
       await this.admin?.close();
+      this.overload.close();
       this.log.info('stopped');
     })();
     return this.shuttingDown;

@@ -30,6 +30,8 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/resource_monitors/downstream_connections/v3/downstream_connections.proto',
+  'envoy/extensions/resource_monitors/fixed_heap/v3/fixed_heap.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',

@@ -9,6 +9,7 @@ import { parseListener, type ParsedListener } from './listener-parser';
 import { onlyFields } from './field-support';
 import { parseSocketAddress } from './socket-address';
 import { parseSecret, type Secret } from '../tls/secret';
+import { parseOverloadManager, type OverloadConfig } from '../overload/overload-config';
 
 /** `node`: who this proxy is, as the control plane sees it. */
 export interface NodeConfig {
@@ -29,6 +30,8 @@ export interface BootstrapConfig {
   readonly clusters: readonly ClusterConfig[];
   /** `static_resources.secrets`: certificates and trust bundles that TLS contexts name. */
   readonly secrets: ReadonlyMap<string, Secret>;
+  /** `overload_manager`: connection and heap limits (undefined: only meshlet's default heap guard). */
+  readonly overload: OverloadConfig | undefined;
   /** `dynamic_resources`: the ADS stream and what comes over it. */
   readonly ads: AdsConfig | undefined;
   /** The decoded Envoy Bootstrap, for /config_dump. */
@@ -57,7 +60,8 @@ export function loadBootstrapFile(file: string): BootstrapConfig {
 export function parseBootstrap(document: unknown): BootstrapConfig {
   const bootstrap = decodeJson('envoy.config.bootstrap.v3.Bootstrap', document ?? {});
   const issues: ConfigIssue[] = [];
-  onlyFields(bootstrap, '', ['node', 'static_resources', 'dynamic_resources', 'admin'], issues);
+  onlyFields(bootstrap, '', ['node', 'static_resources', 'dynamic_resources', 'admin', 'overload_manager'], issues);
+  const overload = parseOverloadManager(bootstrap.overload_manager, 'overload_manager', issues);
   onlyFields(bootstrap.static_resources, 'static_resources', ['listeners', 'clusters', 'secrets'], issues);
   onlyFields(bootstrap.node, 'node', ['id', 'cluster', 'locality', 'metadata'], issues);
 
@@ -106,6 +110,7 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
     listeners,
     clusters: [...clusters.values()],
     secrets,
+    overload,
     ads,
     source: bootstrap,
   };

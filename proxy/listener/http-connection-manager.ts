@@ -10,6 +10,7 @@ import { encodeGrpcMessage, grpcStatusOfLocalReply, isGrpcRequest } from './grpc
 import { routeRequest } from './request-routing';
 import type { ResponseFlags } from './response-flags';
 import type { StreamInfo } from './stream-info';
+import type { OverloadManager } from '../overload/overload-manager';
 import type { TlsMaterial } from '../tls/tls-material';
 
 /**
@@ -33,6 +34,7 @@ export class HttpConnectionManager {
     readonly accessLog: AccessLogger,
     /** The filter chain's TLS (its own certificate is XFCC's By=); undefined for plaintext. */
     readonly tls: TlsMaterial | undefined,
+    readonly overload: OverloadManager,
   ) {
     this.scheme = tls === undefined ? 'http' : 'https';
   }
@@ -52,6 +54,7 @@ export class HttpConnectionManager {
     if (info.finished) return;
     info.finished = true;
     this.activeRequests--;
+    this.overload.requestDone();
     const totalMs = performance.now() - info.startMs;
     // S_overhead is derived, so S_total = S_overhead + S_grid holds per request by construction.
     const cells = this.stats.timingCells(info.route, info.clusterName, info.status);

@@ -9,6 +9,7 @@ import type { SslStats } from '../metrics/proxy-stats';
 import type { RouteTable } from '../router/route-table';
 import { handshakePeer, setVerifiedPeer } from '../tls/handshake-peer';
 import { verifyPeer } from '../tls/peer-verification';
+import type { OverloadManager } from '../overload/overload-manager';
 import type { TlsMaterial } from '../tls/tls-material';
 import { selectFilterChain } from './filter-chain-match';
 import { recordSessionSocket } from './downstream-connection';
@@ -195,6 +196,8 @@ class FilterChain {
 export interface ListenerObservers {
   readonly ssl: SslStats;
   readonly noFilterChainMatch: CounterCell;
+  readonly globalCxOverflow: CounterCell;
+  readonly overload: OverloadManager;
   readonly log: Logger;
 }
 
@@ -328,15 +331,27 @@ export class HttpListener {
   private onConnection(socket: Socket): void {
     // Until a codec owns the socket, its errors (a reset while inspecting) only close it.
     socket.on('error', ignoreError);
+    const overload = this.observers.overload;
+    if (!overload.admitConnection()) {
+      this.observers.globalCxOverflow.value++;
+      socket.destroy();
+      return;
+    }
     this.accepted.add(socket);
-    socket.once('close', () => this.accepted.delete(socket));
+    socket.once('close', () => {
+      this.accepted.delete(socket);
+      overload.connectionClosed();
+    });
     if (!this.inspect) return this.dispatch(socket, 'raw_buffer', false);
     // Envoy's listener_filters_timeout: a connection that says nothing does not hold a socket forever.
+    // A peer that says nothing for the timeout, or hangs up first, is let go (the server is half-open capable).
     const silent = () => socket.destroy();
     socket.setTimeout(LISTENER_FILTERS_TIMEOUT_MS, silent);
+    socket.once('end', silent);
     socket.once('data', (first: Buffer) => {
       socket.setTimeout(0);
       socket.off('timeout', silent);
+      socket.off('end', silent);
       socket.pause();
       socket.unshift(first);
       // Whoever takes the socket reads the unshifted bytes: node:http resumes it, the TLS socket reads its buffer.

@@ -59,6 +59,11 @@ export function routeRequest(hcm: HttpConnectionManager, req: IncomingMessage, r
   hcm.activeRequests++;
   if (hcm.draining) res.shouldKeepAlive = false;
 
+  if (!hcm.overload.requestStarted()) {
+    hcm.stats.overloadClose.value++;
+    hcm.localReply(info, 503, ResponseFlag.OverloadManager, 'envoy overloaded\n');
+    return undefined;
+  }
   const refusal = refuseRequest(req.rawHeaders, config.requestLimits);
   if (refusal !== undefined) {
     hcm.stats.protocolError.value++;

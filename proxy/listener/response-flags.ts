@@ -17,6 +17,7 @@ export const ResponseFlag = {
   LocalReset: 'LR',
   DurationTimeout: 'DT',
   UpstreamMaxStreamDurationReached: 'UMSDR',
+  OverloadManager: 'OM',
 } as const;
 
 export type ResponseFlag = (typeof ResponseFlag)[keyof typeof ResponseFlag];

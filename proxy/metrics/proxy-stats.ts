@@ -186,6 +186,7 @@ export class ListenerStats {
   readonly protocolError: CounterCell;
   readonly rqTimeout: CounterCell;
   readonly cxIdleTimeout: CounterCell;
+  readonly overloadClose: CounterCell;
   private readonly byClass: CounterCell[] = [];
   private readonly byFlag = new Map<string, CounterCell>();
   /** route → cluster → code class → cells; keyed by the compiled route object so a config swap starts fresh. */
@@ -206,6 +207,7 @@ export class ListenerStats {
     this.protocolError = stats.downstreamCxProtocolError.cell(statPrefix);
     this.rqTimeout = stats.downstreamRqTimeout.cell(statPrefix);
     this.cxIdleTimeout = stats.downstreamCxIdleTimeout.cell(statPrefix);
+    this.overloadClose = stats.downstreamRqOverloadClose.cell(statPrefix);
   }
 
   responseClass(status: number): void {
@@ -321,6 +323,16 @@ export class ProxyStats {
     'envoy_http_downstream_rq_timeout',
     'Requests that did not arrive whole in time (request_headers_timeout, request_timeout): 408',
     ['envoy_http_conn_manager_prefix'],
+  );
+  readonly downstreamRqOverloadClose = new CounterFamily(
+    'envoy_http_downstream_rq_overload_close',
+    'Requests shed by the overload manager (503 OM): heap pressure or --max-active-requests',
+    ['envoy_http_conn_manager_prefix'],
+  );
+  readonly globalCxOverflow = new CounterFamily(
+    'envoy_listener_downstream_global_cx_overflow',
+    'Connections closed on accept: global_downstream_max_connections reached, or stop_accepting_connections engaged',
+    ['envoy_listener_address'],
   );
   readonly downstreamCxIdleTimeout = new CounterFamily(
     'envoy_http_downstream_cx_idle_timeout',
@@ -443,6 +455,8 @@ export class ProxyStats {
       this.downstreamCxProtocolError,
       this.downstreamRqTimeout,
       this.downstreamCxIdleTimeout,
+      this.downstreamRqOverloadClose,
+      this.globalCxOverflow,
       this.downstreamResponseFlags,
       ...Object.values(this.clusterCounters),
       this.clusterRqByCode,
