@@ -3,6 +3,7 @@ import { ConfigError } from '../../xds/config-error';
 import type { AccessLogConfig, HttpConnectionManagerConfig, ListenerConfig } from '../listener/listener-config';
 import { compileRouteConfiguration, type RouteTable, type RouteTableOptions } from '../router/route-table';
 import { compileRbacFilter, type RbacFilter } from '../http-filter/rbac-policy';
+import { pathNormalizationConfig } from '../router/path-normalization';
 import { compileUpgradeConfigs } from '../router/upgrade-configs';
 import type { DownstreamTlsConfig } from '../tls/tls-config';
 import type { FilterChainMatch } from '../listener/filter-chain-match';
@@ -195,7 +196,7 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     'stat_prefix', 'codec_type', 'route_config', 'rds', 'http_filters', 'access_log', 'use_remote_address', 'xff_num_trusted_hops',
     'generate_request_id', 'server_name', 'via', 'strip_any_host_port', 'strip_matching_host_port',
     'common_http_protocol_options', 'request_timeout', 'request_headers_timeout', 'max_request_headers_kb',
-    'forward_client_cert_details', 'set_current_client_cert_details', 'upgrade_configs', 'stream_idle_timeout',
+    'forward_client_cert_details', 'set_current_client_cert_details', 'normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action', 'upgrade_configs', 'stream_idle_timeout',
   ], issues);
   const codecType = hcm.codec_type ?? 'AUTO';
   if (codecType !== 'AUTO' && codecType !== 'HTTP1' && codecType !== 'HTTP2') {
@@ -221,6 +222,7 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     requestHeadersTimeoutMs: hcm.request_headers_timeout ?? 0,
     requestTimeoutMs: hcm.request_timeout ?? 0,
     maxRequestHeadersKb: hcm.max_request_headers_kb ?? 60,
+    pathNormalization: pathNormalizationConfig(hcm),
     requestLimits: { maxHeadersCount: common?.max_headers_count ?? 100, underscoresAction: common?.headers_with_underscores_action ?? 'ALLOW' },
     upgrades: compileUpgradeConfigs(hcm.upgrade_configs ?? [], `${path}.upgrade_configs`, issues),
     streamIdleTimeoutMs: hcm.stream_idle_timeout ?? 300_000,

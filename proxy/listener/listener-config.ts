@@ -4,6 +4,7 @@ import type { RouteTable } from '../router/route-table';
 import type { DownstreamTlsConfig } from '../tls/tls-config';
 import type { FilterChainMatch } from './filter-chain-match';
 import type { RequestLimits } from './request-validation';
+import type { PathNormalizationConfig } from '../router/path-normalization';
 
 /** Where an access log goes (Envoy's stdout/stderr/file access loggers). */
 export interface AccessLogConfig {
@@ -34,6 +35,8 @@ export interface HttpConnectionManagerConfig {
   readonly requestTimeoutMs: number;
   /** `max_request_headers_kb` (default 60). */
   readonly maxRequestHeadersKb: number;
+  /** `normalize_path`, `merge_slashes`, `path_with_escaped_slashes_action`. */
+  readonly pathNormalization: PathNormalizationConfig;
   /** `common_http_protocol_options.max_headers_count` and `headers_with_underscores_action`. */
   readonly requestLimits: RequestLimits;
   /**

@@ -16,11 +16,20 @@ import type { PeerIdentity } from '../tls/peer-identity';
 import { isInternalAddress, trustedClientAddress } from './client-address';
 import { copyEndToEnd } from './hop-by-hop';
 import { dropUnderscoreHeaders, refuseRequest } from './request-validation';
+import { normalizePath } from '../router/path-normalization';
 import type { HttpConnectionManager } from './http-connection-manager';
 import { ResponseFlag } from './response-flags';
 import { StreamInfo } from './stream-info';
 
 const XFCC = 'x-forwarded-client-cert';
+
+/** 400 for a request target that cannot be routed safely, counted as Envoy's downstream_rq_failed_path_normalization. */
+function refusePath(hcm: HttpConnectionManager, info: StreamInfo, reason: string): undefined {
+  hcm.stats.failedPathNormalization.value++;
+  info.responseDetail = 'path_normalization_failed';
+  hcm.localReply(info, 400, '', `${reason}\n`);
+  return undefined;
+}
 
 /** A request the connection manager decided to send upstream: where to, and as what. */
 export interface RoutedRequest {
@@ -77,13 +86,30 @@ export function routeRequest(hcm: HttpConnectionManager, req: IncomingMessage, r
   if (config.requestLimits.underscoresAction === 'DROP_HEADER') dropUnderscoreHeaders(headers);
   let url = req.url ?? '/';
   if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') url = originForm(url, headers);
+  // As Envoy: a fragment is never part of a request target; a client sending one is confused or probing.
+  if (url.includes('#')) return refusePath(hcm, info, 'request target with a fragment (#)');
   const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
+  let path = q === -1 ? url : url.slice(0, q);
+  // The query with its "?", kept byte for byte whatever happens to the path.
+  const search = q === -1 ? '' : url.slice(q);
+  // Routing, RBAC and the upstream all see the normalized path, so /admin/../secret cannot pass for /secret's neighbour.
+  const normalized = normalizePath(path, config.pathNormalization);
+  if (normalized.kind === 'reject') return refusePath(hcm, info, `path normalization failed (${normalized.reason})`);
+  if (normalized.kind === 'redirect') {
+    hcm.stats.redirectedWithNormalizedPath.value++;
+    info.status = 307;
+    const location = normalized.path + search;
+    res.writeHead(307, ['location', location, 'content-length', '0', 'server', config.serverName]);
+    res.end();
+    hcm.finish(info);
+    return undefined;
+  }
+  path = normalized.path;
   const request: RouteRequest = {
     method: req.method ?? 'GET',
     authority: headerValue(headers, 'host') ?? '',
     path,
-    query: q === -1 ? '' : url.slice(q + 1),
+    query: q === -1 ? '' : search.slice(1),
     headers,
     scheme: hcm.scheme,
   };
@@ -149,7 +175,7 @@ export function routeRequest(hcm: HttpConnectionManager, req: IncomingMessage, r
   if (route.hostRewriteLiteral !== undefined) setHeader(headers, 'host', route.hostRewriteLiteral);
   else if (route.autoHostRewrite) setHeader(headers, 'host', host.key);
 
-  const upstreamPath = route.rewritePath(path) + (q === -1 ? '' : url.slice(q));
+  const upstreamPath = route.rewritePath(path) + search;
   return { info, method: request.method, path: upstreamPath, headers, chunked, choice, cluster, host, context, pick, retryHeaders };
 }
 

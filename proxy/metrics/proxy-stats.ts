@@ -187,6 +187,8 @@ export class ListenerStats {
   readonly rqTimeout: CounterCell;
   readonly cxIdleTimeout: CounterCell;
   readonly overloadClose: CounterCell;
+  readonly failedPathNormalization: CounterCell;
+  readonly redirectedWithNormalizedPath: CounterCell;
   private readonly byClass: CounterCell[] = [];
   private readonly byFlag = new Map<string, CounterCell>();
   /** route → cluster → code class → cells; keyed by the compiled route object so a config swap starts fresh. */
@@ -208,6 +210,8 @@ export class ListenerStats {
     this.rqTimeout = stats.downstreamRqTimeout.cell(statPrefix);
     this.cxIdleTimeout = stats.downstreamCxIdleTimeout.cell(statPrefix);
     this.overloadClose = stats.downstreamRqOverloadClose.cell(statPrefix);
+    this.failedPathNormalization = stats.downstreamRqFailedPathNormalization.cell(statPrefix);
+    this.redirectedWithNormalizedPath = stats.downstreamRqRedirectedWithNormalizedPath.cell(statPrefix);
   }
 
   responseClass(status: number): void {
@@ -327,6 +331,16 @@ export class ProxyStats {
   readonly downstreamRqOverloadClose = new CounterFamily(
     'envoy_http_downstream_rq_overload_close',
     'Requests shed by the overload manager (503 OM): heap pressure or --max-active-requests',
+    ['envoy_http_conn_manager_prefix'],
+  );
+  readonly downstreamRqFailedPathNormalization = new CounterFamily(
+    'envoy_http_downstream_rq_failed_path_normalization',
+    'Requests refused (400) because their path could not be normalized, had a fragment or an escaped slash refused by path_with_escaped_slashes_action',
+    ['envoy_http_conn_manager_prefix'],
+  );
+  readonly downstreamRqRedirectedWithNormalizedPath = new CounterFamily(
+    'envoy_http_downstream_rq_redirected_with_normalized_path',
+    'Requests redirected (307) to their normalized path (UNESCAPE_AND_REDIRECT)',
     ['envoy_http_conn_manager_prefix'],
   );
   readonly globalCxOverflow = new CounterFamily(
@@ -457,6 +471,8 @@ export class ProxyStats {
       this.downstreamCxIdleTimeout,
       this.downstreamRqOverloadClose,
       this.globalCxOverflow,
+      this.downstreamRqFailedPathNormalization,
+      this.downstreamRqRedirectedWithNormalizedPath,
       this.downstreamResponseFlags,
       ...Object.values(this.clusterCounters),
       this.clusterRqByCode,
