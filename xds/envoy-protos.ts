@@ -25,6 +25,7 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/service/discovery/v3/discovery.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/buffer/v3/buffer.proto',
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/health_check/v3/health_check.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',

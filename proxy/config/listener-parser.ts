@@ -16,6 +16,7 @@ const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 const RBAC_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
+const BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer';
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 const ACCESS_LOG_TYPES: Record<string, AccessLogConfig['sink']> = {
   'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': 'stdout',
@@ -204,7 +205,7 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
   }
   const common = hcm.common_http_protocol_options;
   onlyFields(common, `${path}.common_http_protocol_options`, ['idle_timeout', 'max_stream_duration', 'max_headers_count', 'headers_with_underscores_action'], issues);
-  const rbac = parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
+  const { rbac, maxRequestBytes } = parseHttpFilters(hcm.http_filters ?? [], `${path}.http_filters`, issues);
   const fields = hcm.set_current_client_cert_details ?? {};
   onlyFields(fields, `${path}.set_current_client_cert_details`, ['subject', 'cert', 'chain', 'dns', 'uri'], issues);
   const accessLogs = parseAccessLogs(hcm.access_log ?? [], `${path}.access_log`, issues);
@@ -227,26 +228,43 @@ function parseHttpConnectionManager(hcm: any, path: string, issues: ConfigIssue[
     upgrades: compileUpgradeConfigs(hcm.upgrade_configs ?? [], `${path}.upgrade_configs`, issues),
     streamIdleTimeoutMs: hcm.stream_idle_timeout ?? 300_000,
     rbac,
+    maxRequestBytes,
     forwardClientCert: hcm.forward_client_cert_details ?? 'SANITIZE',
     clientCertFields: { subject: fields.subject === true, cert: fields.cert === true, chain: fields.chain === true, dns: fields.dns === true, uri: fields.uri === true },
   };
 }
 
-/** `http_filters`: optionally RBAC, then the router, which must be last. Returns the compiled RBAC filter. */
-function parseHttpFilters(filters: any[], path: string, issues: ConfigIssue[]): RbacFilter | undefined {
+/** What `http_filters` configure before the router: Envoy's RBAC and buffer filters, at most once each. */
+interface HttpFilters {
+  readonly rbac: RbacFilter | undefined;
+  /** The buffer filter's `max_request_bytes`: larger request bodies are refused with 413. */
+  readonly maxRequestBytes: number | undefined;
+}
+
+/** `http_filters`: optionally RBAC and buffer, then the router, which must be last. */
+function parseHttpFilters(filters: any[], path: string, issues: ConfigIssue[]): HttpFilters {
   let rbac: RbacFilter | undefined;
+  let maxRequestBytes: number | undefined;
+  const seen = new Set<string>();
   filters.forEach((filter, i) => {
     const at = `${path}[${i}]`;
     onlyFields(filter, at, ['name', 'typed_config'], issues);
     const type = filter.typed_config?.['@type'];
+    const again = seen.has(type);
+    seen.add(type);
     if (type === ROUTER_TYPE) onlyFields(filter.typed_config, `${at}.typed_config`, [], issues);
-    else if (type === RBAC_TYPE && rbac === undefined) rbac = compileRbacFilter(filter.typed_config, `${at}.typed_config`, issues);
-    else issues.push({ path: at, message: `HTTP filter "${filter.name}" (${type ?? 'no typed_config'}) is not supported; meshlet has envoy.filters.http.rbac (once) and envoy.filters.http.router` });
+    else if (type === RBAC_TYPE && !again) rbac = compileRbacFilter(filter.typed_config, `${at}.typed_config`, issues);
+    else if (type === BUFFER_TYPE && !again) {
+      onlyFields(filter.typed_config, `${at}.typed_config`, ['max_request_bytes'], issues);
+      maxRequestBytes = filter.typed_config.max_request_bytes;
+    } else {
+      issues.push({ path: at, message: `HTTP filter "${filter.name}" (${type ?? 'no typed_config'}) is not supported; meshlet has envoy.filters.http.rbac, envoy.filters.http.buffer (once each) and envoy.filters.http.router` });
+    }
   });
   if (filters.length === 0 || filters[filters.length - 1].typed_config?.['@type'] !== ROUTER_TYPE) {
     issues.push({ path, message: 'the last HTTP filter must be envoy.filters.http.router' });
   }
-  return rbac;
+  return { rbac, maxRequestBytes };
 }
 
 function parseAccessLogs(logs: any[], path: string, issues: ConfigIssue[]): AccessLogConfig[] {

@@ -8,6 +8,7 @@ import { firstHeaderValue as headerValue } from '../router/flat-headers';
 import type { HttpConnectionManagerConfig } from './listener-config';
 import { encodeGrpcMessage, grpcStatusOfLocalReply, isGrpcRequest } from './grpc-local-reply';
 import { routeRequest } from './request-routing';
+import { readWholeBody } from '../http-filter/buffer-filter';
 import type { ResponseFlags } from './response-flags';
 import type { StreamInfo } from './stream-info';
 import type { OverloadManager } from '../overload/overload-manager';
@@ -46,7 +47,16 @@ export class HttpConnectionManager {
     const h2Stream = (req as unknown as Partial<Http2ServerRequest>).stream;
     const hasBody = h2Stream === undefined ? routed.chunked || (headerValue(routed.headers, 'content-length') ?? '0') !== '0' : !h2Stream.endAfterHeaders;
     const { info, cluster, host, choice, context, pick } = routed;
-    new UpstreamRequest(this, info, cluster, host, choice, context, pick).send(routed.method, routed.path, routed.headers, hasBody ? req : null, routed.retryHeaders);
+    const send = (body: IncomingMessage | Buffer | null) =>
+      new UpstreamRequest(this, info, cluster, host, choice, context, pick).send(routed.method, routed.path, routed.headers, body, routed.retryHeaders);
+    const maxBytes = this.config.maxRequestBytes;
+    if (!hasBody || maxBytes === undefined) return send(hasBody ? req : null);
+    readWholeBody(req, headerValue(routed.headers, 'content-length'), maxBytes, (body) => {
+      if (body !== undefined) return send(body);
+      // The unread rest of the body makes the connection unusable for another request.
+      res.shouldKeepAlive = false;
+      this.localReply(info, 413, '', `request body larger than max_request_bytes (${maxBytes})\n`);
+    });
   }
 
   /** Called exactly once per request, when its response is complete or abandoned. */

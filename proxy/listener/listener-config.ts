@@ -51,6 +51,8 @@ export interface HttpConnectionManagerConfig {
   readonly streamIdleTimeoutMs: number;
   /** The envoy.filters.http.rbac filter before the router, if configured. */
   readonly rbac: RbacFilter | undefined;
+  /** envoy.filters.http.buffer's `max_request_bytes`: the request is read whole first, and refused with 413 past it. */
+  readonly maxRequestBytes: number | undefined;
   /** `forward_client_cert_details` and `set_current_client_cert_details` (x-forwarded-client-cert). */
   readonly forwardClientCert: ForwardClientCertDetails;
   readonly clientCertFields: ClientCertFields;

@@ -86,7 +86,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
   private method = '';
   private path = '';
   private headers: string[] = [];
-  private body: IncomingMessage | ReplayableBody | null = null;
+  private body: IncomingMessage | Buffer | ReplayableBody | null = null;
   private bodyComplete = true;
   private keepAliveResent = false;
   /** HTTP/2 upstream: the cluster's explicit protocol, or the downstream's. */
@@ -121,7 +121,8 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
    * `retryHeaders`: x-envoy-retry-on and friends from an internal client (already removed from
    * `headers`); undefined otherwise.
    */
-  send(method: string, path: string, headers: string[], body: IncomingMessage | null, retryHeaders: RetryRequestHeaders | undefined): void {
+  /** `body`: the downstream request streaming, or already read whole (the buffer filter), or none. */
+  send(method: string, path: string, headers: string[], body: IncomingMessage | Buffer | null, retryHeaders: RetryRequestHeaders | undefined): void {
     const info = this.info;
     if (!this.cluster.breakers.tryAcquireRequest(this.host)) {
       this.cluster.stats.rqPendingOverflow.value++;
@@ -151,16 +152,17 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
    * Creates the retry state. A body is kept for replay while it streams (ReplayableBody), up to
    * per_request_buffer_limit_bytes; a larger one is not retried.
    */
-  private setUpRetries(policy: RetryPolicy, retryHeaders: RetryRequestHeaders | undefined, body: IncomingMessage | null): IncomingMessage | ReplayableBody | null {
+  private setUpRetries(policy: RetryPolicy, retryHeaders: RetryRequestHeaders | undefined, body: IncomingMessage | Buffer | null): IncomingMessage | Buffer | ReplayableBody | null {
     const limit = this.info.route!.perRequestBufferLimitBytes;
-    const tooLarge = body !== null && exceedsLimit(firstHeaderValue(this.headers, 'content-length'), limit);
+    const tooLarge = body !== null && !Buffer.isBuffer(body) && exceedsLimit(firstHeaderValue(this.headers, 'content-length'), limit);
     const state = new RetryState(policy, retryHeaders, !tooLarge);
     // Nothing to retry on and no per-try timeout: the plain path.
     if (!state.enabled && policy.perTryTimeoutMs === 0) return body;
     this.retry = state;
     this.policy = policy;
     this.attempted = [];
-    if (body === null || !state.enabled) return body;
+    // A body read whole is replayed as it is.
+    if (body === null || Buffer.isBuffer(body) || !state.enabled) return body;
     const overflow = () => {
       state.replayable = false;
       this.info.retryNotPossible = `request body larger than per_request_buffer_limit_bytes (${limit})`;
@@ -172,12 +174,12 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     return new ReplayableBody(body, limit, overflow);
   }
 
-  private start(body: IncomingMessage | ReplayableBody | null): void {
+  private start(body: IncomingMessage | Buffer | ReplayableBody | null): void {
     this.body = body;
     const timeoutMs = this.timeoutMs;
     const source = body instanceof ReplayableBody ? body.source : body;
     // Envoy's route timeout starts once the downstream request is complete, and spans every attempt.
-    if (source === null || source.complete) {
+    if (source === null || Buffer.isBuffer(source) || source.complete) {
       if (timeoutMs > 0) this.timer = setTimeout(onRouteTimeout, timeoutMs, this);
     } else {
       this.bodyComplete = false;

@@ -108,3 +108,36 @@ t.test('an absolute-form target goes upstream in origin form, with Host from the
 t.test('the refusals are counted', async (t) => {
   t.ok(((await metricValue(proxy.adminUrl, /^envoy_http_downstream_cx_protocol_error\{envoy_http_conn_manager_prefix="main_http"\}/)) ?? 0) >= RULES.length);
 });
+
+t.test('the buffer filter: a request body over max_request_bytes gets 413 and is not forwarded', async (t) => {
+  const [admin, bufferedPort] = [await freePort(), await freePort()];
+  const yaml = bootstrapYaml({
+    adminPort: admin,
+    listenerPort: bufferedPort,
+    virtualHosts: catchAllVirtualHost('app'),
+    clusters: staticCluster('app', [{ port: (upstream.address() as { port: number }).port }]),
+  }).replace(
+    /          http_filters:\n/,
+    `          http_filters:
+          - name: envoy.filters.http.buffer
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer, max_request_bytes: 1024}
+`,
+  );
+  const buffered = await startProxy(yaml, admin);
+  t.teardown(() => buffered.stop());
+  const send = (request: string) =>
+    new Promise<string>((resolve) => {
+      const socket = connect(bufferedPort, '127.0.0.1', () => socket.write(request));
+      let data = '';
+      socket.on('data', (d) => (data += d));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(data));
+    });
+  seen = [];
+  t.match(await send(`POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(2000)}`), /^HTTP\/1\.1 413 [\s\S]*max_request_bytes/);
+  const chunk = `1f4\r\n${'y'.repeat(500)}\r\n`;
+  t.match(await send(`POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}${chunk}0\r\n\r\n`), /^HTTP\/1\.1 413 /);
+  t.same(seen, [], 'neither reached the upstream');
+  t.match(await send(`POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}0\r\n\r\n`), /^HTTP\/1\.1 200 /);
+  t.same(seen, ['POST /small host=a'], 'a body within the limit goes upstream whole');
+});
