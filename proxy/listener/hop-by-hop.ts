@@ -52,10 +52,31 @@ export function copyEndToEnd(raw: readonly (string | Buffer)[], out: string[]): 
   if (nominated === undefined) return transferEncoding;
   let w = start;
   for (let r = start; r < out.length; r += 2) {
-    if (nominated.has(out[r]!)) continue;
+    // RFC 9110 §10.1.4: a client sending TE nominates it in Connection; `te: trailers` still goes on, as in Envoy.
+    if (nominated.has(out[r]!) && out[r] !== 'te') continue;
     out[w++] = out[r]!;
     out[w++] = out[r + 1]!;
   }
   out.length = w;
   return transferEncoding;
+}
+
+/**
+ * Headers a Connection header must not nominate (Envoy refuses the request): dropping them
+ * would let a client erase what the proxy trusts about it (x-forwarded-*) or where it goes (host).
+ */
+const PROTECTED = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+/** Envoy refuses a Connection header listing this many tokens or more. */
+const MAX_CONNECTION_TOKENS = 10;
+
+/** Why a request's Connection header value is refused, or undefined when it is acceptable. */
+export function refusedConnectionValue(value: string): string | undefined {
+  if (value === 'keep-alive' || value === 'close') return undefined;
+  const tokens = value.split(',');
+  if (tokens.length >= MAX_CONNECTION_TOKENS) return `Connection header with ${tokens.length} tokens`;
+  for (const token of tokens) {
+    const nominated = token.trim().toLowerCase();
+    if (PROTECTED.has(nominated) || nominated.startsWith(':')) return `Connection header nominating ${nominated}`;
+  }
+  return undefined;
 }

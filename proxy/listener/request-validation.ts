@@ -1,3 +1,5 @@
+import { refusedConnectionValue } from './hop-by-hop';
+
 /**
  * Checks on a parsed request that node's HTTP/1.1 parser does not make and Envoy does
  * (the parser itself refuses conflicting Content-Length/Transfer-Encoding, bad chunk sizes,
@@ -19,7 +21,8 @@ export interface RequestRefusal {
 }
 
 /**
- * A refusal, or undefined for a request that may go on. More than one Host (or an HTTP/2
+ * A refusal, or undefined for a request that may go on. A Connection header may not nominate
+ * host or x-forwarded-* (hop-by-hop.ts). More than one Host (or an HTTP/2
  * `:authority` next to a different `host`) is refused: a proxy and the server behind it could
  * each believe a different one, which is how requests are smuggled past host-based routing.
  */
@@ -35,6 +38,10 @@ export function refuseRequest(rawHeaders: readonly string[], limits: RequestLimi
       const value = rawHeaders[i + 1]!;
       if (host !== undefined && (name !== ':authority' || value !== host)) return { status: 400, reason: 'more than one Host header' };
       host = value;
+    }
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const refused = refusedConnectionValue(rawHeaders[i + 1]!);
+      if (refused !== undefined) return { status: 400, reason: refused };
     }
     if (limits.underscoresAction === 'REJECT_REQUEST' && name.includes('_')) {
       return { status: 400, reason: `header name with an underscore: ${name} (headers_with_underscores_action: REJECT_REQUEST)` };

@@ -70,6 +70,8 @@ const RULES: [string, string, number, RegExp][] = [
   ['a bare CR', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n', 400, /HPE_/],
   ['a NUL in a value', 'GET / HTTP/1.1\r\nHost: a\r\nX-A: b\u0000c\r\n\r\n', 400, /HPE_/],
   ['a space in a header name', 'GET / HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n', 400, /HPE_/],
+  ['Connection nominating x-forwarded-for', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: x-forwarded-for\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n', 400, /nominating x-forwarded-for/],
+  ['Connection nominating host', 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close, Host\r\n\r\n', 400, /nominating host/],
   ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400, /more than one Host header/],
   ['more headers than max_headers_count', `GET / HTTP/1.1\r\nHost: a\r\n${Array.from({ length: 25 }, (_, i) => `x-h${i}: 1\r\n`).join('')}\r\n`, 431, /max_headers_count/],
   ['headers over max_request_headers_kb', `GET / HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(9000)}\r\n\r\n`, 431, /max_request_headers_kb/],
