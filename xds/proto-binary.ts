@@ -69,9 +69,11 @@ function wireDecode(type: protobuf.Type, bytes: Uint8Array, path: string, issues
 // ---------------------------------------------------------------------------------------------
 // Messages and fields
 
-function binMessage(type: protobuf.Type, message: Decoded, path: string, issues: Issues): unknown {
+function binMessage(type: protobuf.Type, message: Decoded | null | undefined, path: string, issues: Issues): unknown {
+  // A map entry may leave its message value out (valid on the wire): that is the default message.
+  const m = message ?? {};
   const wkt = WELL_KNOWN[type.fullName];
-  return wkt ? wkt(message, path, issues) : binFields(type, message, path, issues, {});
+  return wkt ? wkt(m, path, issues) : binFields(type, m, path, issues, {});
 }
 
 function binFields(type: protobuf.Type, message: Decoded, path: string, issues: Issues, out: Decoded): Decoded {

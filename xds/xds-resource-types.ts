@@ -96,8 +96,9 @@ export function decodeResource(type: XdsResourceType, any: AnyMessage, version: 
   try {
     value = decodeAny(any);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return { error: resourceError(type, name ?? nameIn(any, type), err.issues) };
+    // Anything else is a decoder bug meeting odd bytes: still this resource's NACK, never the process's end.
+    const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: `meshlet cannot decode it: ${(err as Error).message}` }];
+    return { error: resourceError(type, name ?? nameIn(any, type), issues) };
   }
   const own: string = value[type.nameField] ?? '';
   if (own === '') return { error: `${label}: ${type.nameField}: required` };

@@ -90,10 +90,19 @@ class FilterChain {
    * the reason, counted, and the connection closed; nothing of it went upstream.
    */
   private refuse(err: NodeJS.ErrnoException, socket: Socket): void {
-    const responding = (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent === true;
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
     // A peer that went away, or one already refused, is no new refusal.
-    if (!socket.writable || responding || err.code === 'ECONNRESET') {
+    if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent === true) {
       socket.destroy();
+      return;
+    }
+    if (inFlight !== undefined && !inFlight.writableEnded && (inFlight as ServerResponse & { req: IncomingMessage }).req.complete) {
+      // A later pipelined request went bad while a complete earlier one is answered: that answer goes
+      // out whole (the client must not think a request that ran has failed), then the connection
+      // closes. (An error in the in-flight request's own body is refused below: it must not go on.)
+      this.hcm.stats.protocolError.value++;
+      inFlight.shouldKeepAlive = false;
+      inFlight.once('finish', () => socket.destroySoon());
       return;
     }
     const { status, reason } = clientErrorReply(err);

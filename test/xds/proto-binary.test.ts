@@ -201,3 +201,12 @@ t.test('floats from the wire come back as their shortest decimal', async (t) => 
   t.equal(decodeBinary('google.protobuf.DoubleValue', encode('google.protobuf.DoubleValue', { value: 0.1 })), 0.1);
   t.equal(decodeBinary('google.protobuf.UInt32Value', new Uint8Array()), 0, 'an empty wrapper is its default');
 });
+
+t.test('a map entry without its message value decodes as the default message, or a NACK, never a throw (fuzz finding)', async (t) => {
+  const { decodeResource, CLUSTER } = await import('../../xds/xds-resource-types');
+  const decode = (hex: string) => decodeResource(CLUSTER, { type_url: CLUSTER.typeUrl, value: Buffer.from(hex, 'hex') }, '1');
+  // Cluster{name: "backend", metadata: {filter_metadata: {"x": <no value>}}}
+  t.match(decode('0a076261636b656e64ca01050a030a0178'), { name: 'backend', value: { metadata: { filter_metadata: { x: {} } } } });
+  // The same with typed_filter_metadata: an Any without a type_url is refused by path.
+  t.match(decode('0a076261636b656e64ca010512030a0178'), { error: /metadata\.typed_filter_metadata\.x: missing "@type"/ });
+});

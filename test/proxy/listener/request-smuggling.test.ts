@@ -143,3 +143,12 @@ t.test('the buffer filter: a request body over max_request_bytes gets 413 and is
   t.match(await send(`POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}0\r\n\r\n`), /^HTTP\/1\.1 200 /);
   t.same(seen, ['POST /small host=a'], 'a body within the limit goes upstream whole');
 });
+
+t.test('a bad pipelined request after a good one: the good one is answered whole, then the connection closes', async (t) => {
+  seen = [];
+  const { response, closed } = await raw('POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhiT /b HTTP/1.1\r\n\r\n');
+  t.match(response, /^HTTP\/1\.1 200 /, 'the request that ran gets its answer');
+  t.equal(response.match(/^HTTP\/1\.1 \d{3} /gm)?.length, 1);
+  t.ok(closed);
+  t.same(seen, ['POST /first host=a']);
+});
