@@ -1,7 +1,8 @@
-import { Client, credentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
+import { Client, connectivityState, credentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { AdsProtocol } from './ads-protocol';
-import { Backoff, DEFAULT_BACKOFF } from './xds-backoff';
+import { currentControlPlane, firstControlPlane, nextControlPlane, type ControlPlaneRotation } from './control-plane-endpoints';
+import { Backoff } from './xds-backoff';
 import type { XdsResourceType, XdsUpdate } from './xds-resource-types';
 
 /** What the client hands updates to, and tells about the stream. */
@@ -10,34 +11,46 @@ export interface AdsHandler {
   apply(update: XdsUpdate): string | undefined;
   accepted(update: XdsUpdate): void;
   rejected(type: XdsResourceType, names: readonly string[], error: string): void;
-  connected(up: boolean): void;
+  /** The control plane (host:port) the stream is up to; undefined once it is down. */
+  connected(target: string | undefined): void;
 }
 
 export interface AdsClientOptions {
-  /** host:port of the control plane. */
-  readonly target: string;
+  /** The control plane: host:port, or the ADS cluster's endpoints (host:port) in config order, to fail over between. */
+  readonly target: string | readonly string[];
+  /** How long a stream waits for its connection before it moves on (the ADS cluster's connect_timeout). */
+  readonly connectTimeoutMs?: number;
   /** The Node message; sent on the first request of each stream, or on every request. */
   readonly node: object;
   readonly nodeOnFirstMessageOnly: boolean;
 }
 
+/** Envoy's default cluster connect_timeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
 /**
  * The ADS stream to the control plane: one bidirectional gRPC stream for every resource type,
- * restarted with backoff when it ends, with every subscription (and what the client holds)
- * sent again on the new stream. Responses are processed one at a time, in order; the requests
+ * restarted with backoff when it ends, on the next of the control plane's endpoints (see
+ * control-plane-endpoints.ts), with every subscription (and what the client holds) sent again
+ * on the new stream. Responses are processed one at a time, in order; the requests
  * a response causes (its ACK or NACK, then subscription changes) follow it in that order.
  *
  * The protocol (state of the world or Delta) is the `protocol` object's: this class only moves
  * messages and keeps one protocol state per type URL.
  */
 export class AdsClient<S, Req, Res extends { readonly type_url: string }> {
-  private readonly client: Client;
+  private rotation: ControlPlaneRotation;
+  /** The current stream's channel. */
+  private client: Client | undefined;
+  /** The control plane the last stream that came up was on, for the log line of a switch. */
+  private lastConnected: string | undefined;
   private readonly states = new Map<string, S>();
   private readonly types = new Map<string, XdsResourceType>();
   private readonly backoff: Backoff;
   private call: ClientDuplexStream<Req, Res> | undefined;
   private streamStartedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
   private nodeSent = false;
   private responded = false;
   private isConnected = false;
@@ -51,13 +64,7 @@ export class AdsClient<S, Req, Res extends { readonly type_url: string }> {
     private readonly handler: AdsHandler,
     private readonly log: Logger,
   ) {
-    this.client = new Client(options.target, credentials.createInsecure(), {
-      // The channel's own reconnect backoff must not outgrow the stream's.
-      'grpc.initial_reconnect_backoff_ms': DEFAULT_BACKOFF.initialMs,
-      'grpc.max_reconnect_backoff_ms': DEFAULT_BACKOFF.maxMs,
-      // A mesh's clusters and endpoints easily exceed gRPC's 4 MB default in one SotW response.
-      'grpc.max_receive_message_length': -1,
-    });
+    this.rotation = firstControlPlane(typeof options.target === 'string' ? [options.target] : options.target);
     this.backoff = new Backoff();
   }
 
@@ -76,15 +83,25 @@ export class AdsClient<S, Req, Res extends { readonly type_url: string }> {
   close(): void {
     this.closed = true;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.connectTimer);
     this.call?.cancel();
-    this.client.close();
+    this.client?.close();
   }
 
   private startStream(): void {
     if (this.call !== undefined || this.closed) return;
     this.streamStartedAt = Date.now();
+    const target = currentControlPlane(this.rotation);
+    // A channel per stream, closed when the stream ends: the next stream, to whichever endpoint,
+    // connects afresh (a connection stuck in its handshake is not waited on again), and only the
+    // stream's backoff spaces attempts, never a channel's reconnect backoff of its own.
+    const client = new Client(target, credentials.createInsecure(), {
+      // A mesh's clusters and endpoints easily exceed gRPC's 4 MB default in one SotW response.
+      'grpc.max_receive_message_length': -1,
+    });
     const method = this.protocol.method();
-    const call = this.client.makeBidiStreamRequest(method.path, method.serialize, method.deserialize);
+    const call = client.makeBidiStreamRequest(method.path, method.serialize, method.deserialize);
+    this.client = client;
     this.call = call;
     this.nodeSent = false;
     this.responded = false;
@@ -94,19 +111,38 @@ export class AdsClient<S, Req, Res extends { readonly type_url: string }> {
     // The status says why the stream ended; without this listener an error would be thrown.
     call.on('error', () => undefined);
     call.on('status', (status: StatusObject) => this.onStreamEnd(call, status));
+    // grpc-js has no connect timeout: a replica that accepts TCP but never answers (hung, or
+    // stopped) would hold the stream for good. As Envoy, give up after the cluster's connect_timeout.
+    // (Not client.waitForReady: its deadline timer outlives a channel closed meanwhile.)
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.connectTimer = setTimeout(() => {
+      if (client.getChannel().getConnectivityState(false) === connectivityState.READY) return;
+      this.log.warn({ target, connectTimeoutMs }, 'control plane not connected within connect_timeout; giving up on this attempt');
+      call.cancel();
+    }, connectTimeoutMs);
+    this.connectTimer.unref();
     for (const url of this.states.keys()) this.flush(url);
   }
 
   private onStreamEnd(call: ClientDuplexStream<Req, Res>, status: StatusObject): void {
     if (this.call !== call) return;
     this.call = undefined;
+    clearTimeout(this.connectTimer);
+    this.client?.close();
+    this.client = undefined;
     this.setConnected(false);
     if (this.closed) return;
     // A stream that got responses was healthy: the backoff starts over. Either way stream starts
-    // are spaced by the backoff delay, so a server that drops every stream is not hammered.
+    // are spaced by the backoff delay (across endpoints: the delay is the stream's, not the
+    // endpoint's), so control planes that drop every stream are not hammered.
     if (this.responded) this.backoff.reset();
     const waitMs = this.backoff.wait(Date.now() - this.streamStartedAt);
-    this.log.warn({ code: status.code, details: status.details, target: this.options.target, retryInMs: Math.round(waitMs) }, 'ADS stream ended; reconnecting');
+    const target = currentControlPlane(this.rotation);
+    this.rotation = nextControlPlane(this.rotation);
+    this.log.warn(
+      { code: status.code, details: status.details, target, next: currentControlPlane(this.rotation), retryInMs: Math.round(waitMs) },
+      'ADS stream ended; reconnecting',
+    );
     this.restartTimer = setTimeout(() => this.startStream(), waitMs);
     this.restartTimer.unref();
   }
@@ -168,7 +204,12 @@ export class AdsClient<S, Req, Res extends { readonly type_url: string }> {
   private setConnected(up: boolean): void {
     if (up === this.isConnected) return;
     this.isConnected = up;
-    if (up) this.log.info({ target: this.options.target }, 'ADS stream connected');
-    this.handler.connected(up);
+    const target = currentControlPlane(this.rotation);
+    if (up) {
+      const was = this.lastConnected !== undefined && this.lastConnected !== target ? ` (was ${this.lastConnected})` : '';
+      this.log.info({ target, previous: this.lastConnected }, `connected to control plane ${target}${was}`);
+      this.lastConnected = target;
+    }
+    this.handler.connected(up ? target : undefined);
   }
 }

@@ -3,7 +3,9 @@ import type { ClusterManager } from '../proxy/cluster/cluster-manager';
 import type { BootstrapConfig } from '../proxy/config/bootstrap';
 import type { AdsConfig } from '../proxy/config/config-source';
 import type { ProxyStats } from '../proxy/metrics/proxy-stats';
+import { GaugeFamily } from '../proxy/metrics/metric-family';
 import { AdsClient, type AdsHandler } from './ads-client';
+import { grpcTarget } from './control-plane-endpoints';
 import { SOTW_PROTOCOL } from './ads-sotw-protocol';
 import { DELTA_PROTOCOL } from './delta-protocol';
 import { XdsClusters } from './xds-clusters';
@@ -29,7 +31,9 @@ export class XdsConfig implements AdsHandler {
   private readonly client: Pick<AdsClient<unknown, unknown, never>, 'start' | 'subscribe' | 'close'>;
   readonly clusters: XdsClusters;
   readonly listeners: XdsListeners;
-  private isConnected = false;
+  /** The control plane (host:port) the ADS stream is up to, undefined while it is down. */
+  private controlPlane: string | undefined;
+  private readonly controlPlaneInfo: GaugeFamily;
   private readonly lastAccepted = new Map<string, { version: string; at: number }>();
   private readonly firstAccepted = new Map<string, () => void>();
 
@@ -40,10 +44,9 @@ export class XdsConfig implements AdsHandler {
     private readonly log: Logger,
     private readonly stats: ProxyStats,
   ) {
-    // The first endpoint; later work fails over between the cluster's endpoints.
-    const endpoint = ads.endpoints[0]!;
     const options = {
-      target: `${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`,
+      target: ads.endpoints.map(grpcTarget),
+      connectTimeoutMs: bootstrap.clusters.find((c) => c.name === ads.clusterName)?.connectTimeoutMs,
       node: nodeMessage(bootstrap.node),
       nodeOnFirstMessageOnly: ads.nodeOnFirstMessageOnly,
     };
@@ -61,6 +64,15 @@ export class XdsConfig implements AdsHandler {
     this.listeners = new XdsListeners(host, bootstrap.listeners, (names) => this.client.subscribe(ROUTE_CONFIGURATION, names), log, staticSecrets);
     // TLS contexts subscribe to the SDS secrets they name, as they are created.
     host.secrets.subscribe = (names) => this.client.subscribe(SECRET, names);
+    // Registered here, not with ProxyStats' families: only a proxy with an ADS stream has it.
+    // With --workers each worker has its own stream: summed, how many are on each replica.
+    this.controlPlaneInfo = new GaugeFamily(
+      'meshlet_xds_control_plane_info',
+      'The control plane replica the ADS stream is connected to (info metric: value 1; none while disconnected)',
+      ['address'],
+      () => this.refreshControlPlaneInfo(),
+    );
+    stats.registry.registerMetric(this.controlPlaneInfo as never);
   }
 
   async start(): Promise<void> {
@@ -115,13 +127,13 @@ export class XdsConfig implements AdsHandler {
     this.count(type, names, false);
   }
 
-  connected(up: boolean): void {
-    this.isConnected = up;
+  connected(target: string | undefined): void {
+    this.controlPlane = target;
   }
 
   /** Scrape time: the connection state and how old each type's config is. */
   refreshGauges(stats: ProxyStats): void {
-    stats.controlPlaneConnected.cell().value = this.isConnected ? 1 : 0;
+    stats.controlPlaneConnected.cell().value = this.controlPlane === undefined ? 0 : 1;
     const now = Date.now();
     for (const [typeUrl, { at }] of this.lastAccepted) stats.xdsConfigAge.cell(typeUrl).value = (now - at) / 1000;
   }
@@ -148,6 +160,11 @@ export class XdsConfig implements AdsHandler {
       },
       routes: { dynamic_route_configs: listeners.routes.map((r) => state(r, 'route_config')) },
     };
+  }
+
+  private refreshControlPlaneInfo(): void {
+    this.controlPlaneInfo.reset();
+    if (this.controlPlane !== undefined) this.controlPlaneInfo.cell(this.controlPlane).value = 1;
   }
 
   private firstUpdate(type: XdsResourceType): Promise<void> {
