@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../xds/config-error';
 import { ControlPlane, loadMesh } from '../xds/control-plane/control-plane';
+import { FileRegistry } from '../xds/control-plane/registry/file-registry';
 import { loadBootstrapFile, type BootstrapConfig } from '../proxy/config/bootstrap';
 import { createLogger, type LogLevel } from '../proxy/log';
 import { ProxyServer } from '../proxy/server';
@@ -56,7 +57,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   const servers: Server[] = await Promise.all(upstreams.map((u) => startEchoServer(u.name, u.port, u.address)));
   const plane = values.static
     ? undefined
-    : await ControlPlane.start({ meshFile: MESH_FILE, address: '127.0.0.1', port: CONTROL_PLANE_PORT, adminPort: CONTROL_PLANE_ADMIN_PORT, log });
+    : await ControlPlane.start({ registry: new FileRegistry(MESH_FILE), address: '127.0.0.1', port: CONTROL_PLANE_PORT, adminPort: CONTROL_PLANE_ADMIN_PORT, log });
   const proxy = new ProxyServer(bootstrap, log, { drainTimeMs: 2000 });
   const stop = () =>
     void proxy.shutdown('demo stopped').then(async () => {

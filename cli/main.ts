@@ -4,7 +4,9 @@ import { controlPlaneCommand } from './control-plane-command';
 import { demoCommand } from './demo-command';
 import { injectCommand } from './inject-command';
 import { iptablesCommand } from './iptables-command';
+import { meshCommand } from './mesh-command';
 import { proxyCommand } from './proxy-command';
+import { registerCommand } from './register-command';
 
 const USAGE = `meshlet — a sidecar service-mesh proxy speaking Envoy v3 config
 
@@ -12,7 +14,9 @@ Usage: meshlet <command> [options]
 
 Commands:
   proxy          Run the proxy from an Envoy v3 bootstrap (YAML or JSON), static or driven over xDS
-  control-plane  Serve Envoy v3 ADS (SotW and Delta) from a mesh file to meshlet proxies, Envoy or gRPC clients
+  control-plane  Serve Envoy v3 ADS (SotW and Delta) from a mesh file or etcd to meshlet proxies, Envoy or gRPC clients
+  mesh           Store the mesh document in etcd (apply, validated first) or print it (get)
+  register       Register an endpoint of a service in etcd while this process lives (deregistered on SIGTERM)
   demo           Run a local demo mesh on loopback: 3 echo services (weights 1/2/7) behind the proxy
   bench          Run the benchmark harness (meshlet vs direct, nginx, HAProxy, Node proxies)
   certs          Create the mesh CA and issue SPIFFE workload certificates for mutual TLS
@@ -25,6 +29,8 @@ Run 'meshlet <command> --help' for a command's options.
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   proxy: proxyCommand,
   'control-plane': controlPlaneCommand,
+  mesh: meshCommand,
+  register: registerCommand,
   demo: demoCommand,
   bench: benchCommand,
   certs: certsCommand,

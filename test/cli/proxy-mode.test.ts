@@ -13,6 +13,7 @@ import { parse } from 'yaml';
 import { startEchoServer } from '../../cli/echo-server';
 import { createLogger } from '../../proxy/log';
 import { ControlPlane } from '../../xds/control-plane/control-plane';
+import { FileRegistry } from '../../xds/control-plane/registry/file-registry';
 import { MESHLET_BIN, freePort, writeTempFile } from '../helpers/proxy-process';
 
 function meshlet(args: string[], env: Record<string, string> = {}) {
@@ -62,7 +63,7 @@ gateways:
     routes: [{name: all, match: {prefix: /}, to: {service: echo}}]
 `);
   const startPlane = async () => {
-    const plane = await ControlPlane.start({ meshFile, address: '127.0.0.1', port: xdsPort, log: createLogger('silent') });
+    const plane = await ControlPlane.start({ registry: new FileRegistry(meshFile), address: '127.0.0.1', port: xdsPort, log: createLogger('silent') });
     t.teardown(() => plane.stop());
     return plane;
   };

@@ -7,12 +7,12 @@
  */
 import t from 'tap';
 import { adsBootstrap } from '../helpers/ads-test-server';
-import { spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { Agent, request } from 'undici';
 import { startEchoServer } from '../../cli/echo-server';
-import { MESHLET_BIN, freePort, startProxy, writeTempFile, type ProxyProcess } from '../helpers/proxy-process';
+import { startControlPlane } from '../helpers/control-plane-process';
+import { freePort, startProxy, writeTempFile, type ProxyProcess } from '../helpers/proxy-process';
 
 const PROPAGATION_MS = 1000;
 const LOAD_CLIENTS = 4;
@@ -63,45 +63,7 @@ function writeInPlace(file: string, text: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes
-
-interface ControlPlaneProcess {
-  readonly adminUrl: string;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
-
-async function startControlPlane(meshFile: string, port: number, adminPort: number): Promise<ControlPlaneProcess> {
-  const child = spawn(
-    process.execPath,
-    [MESHLET_BIN, 'control-plane', '--config', meshFile, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'info'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    return exited.finally(() => clearTimeout(timer));
-  };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`control plane exited with ${child.exitCode}: ${err}`);
-    const status = await request(`${adminUrl}/ready`)
-      .then(async (res) => (await res.body.text(), res.statusCode))
-      .catch(() => 0);
-    if (status === 200) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`control plane not ready within 15 s: ${err}`);
-    }
-    await sleep(50);
-  }
-  return { adminUrl, stderr: () => err, stop };
-}
-
+// Helpers
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -239,7 +201,7 @@ for (const [apiType, writes] of [
     };
     const meshFile = writeTempFile('mesh.yaml', meshYaml(state));
 
-    const controlPlane = await startControlPlane(meshFile, xdsPort, cpAdminPort);
+    const controlPlane = await startControlPlane(['--config', meshFile, '--port', String(xdsPort)], cpAdminPort);
     let proxy: ProxyProcess | undefined;
     t.teardown(async () => {
       await proxy?.stop('SIGKILL');
@@ -307,12 +269,8 @@ for (const [apiType, writes] of [
     t.same(failures, [], `5. no request failed (of ${done})`, failures.length > 0 ? diagnostics() : {});
 
     // Each save was read once, whole (an in-place write read half-way would show as a rejected or an extra reload).
-    const cpLog = controlPlane
-      .stderr()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { msg: string; level: number });
-    t.equal(cpLog.filter((l) => l.msg === 'mesh file reloaded').length, 3, 'the control plane reloaded the mesh once per edit', diagnostics());
+    const cpLog = controlPlane.logs();
+    t.equal(cpLog.filter((l) => l.msg === 'mesh reloaded').length, 3, 'the control plane reloaded the mesh once per edit', diagnostics());
     t.same(cpLog.filter((l) => l.level >= 40), [], 'the control plane logged no warning or error (no rejected edit, no NACK, no stream failure)');
     const metrics = (await request(`${proxy.adminUrl}/stats/prometheus`).then((r) => r.body.text())).split('\n');
     t.same(metrics.filter((l) => /^envoy_\w+_update_rejected(\{| )/.test(l) && !l.endsWith(' 0')), [], 'the proxy NACKed nothing');

@@ -1,5 +1,5 @@
 /** Clusters and their ClusterLoadAssignments, generated from the mesh's services. */
-import type { EndpointSpec, ServiceSpec } from './mesh-config';
+import type { EndpointSpec, MeshConfig, ServiceSpec } from './mesh-config';
 import { ADS_CONFIG_SOURCE, type GeneratedResource } from './generated-resource';
 import { upstreamTlsSocket } from './transport-sockets';
 
@@ -19,11 +19,27 @@ export interface ClusterResources {
 }
 
 /**
- * An EDS cluster for the service, and one per version for routes that split by version. With
+ * Per service, the versions that routes (of services and gateways) send traffic to. In a mesh
+ * file these are versions its endpoints have; with registered endpoints (etcd) a route may name
+ * one that no instance has yet, whose cluster must exist all the same (empty until one registers):
+ * a route to a missing cluster would make the snapshot invalid.
+ */
+export function routedVersions(mesh: MeshConfig): ReadonlyMap<string, ReadonlySet<string>> {
+  const routed = new Map<string, Set<string>>();
+  for (const route of [...mesh.services, ...mesh.gateways].flatMap((s) => s.routes)) {
+    for (const { service, version } of route.to) {
+      if (version !== undefined) routed.set(service, (routed.get(service) ?? new Set()).add(version));
+    }
+  }
+  return routed;
+}
+
+/**
+ * An EDS cluster for the service, and one per version its endpoints have or routes name. With
  * mTLS on, the endpoints are the service's sidecars, and the clusters speak mTLS to them.
  */
-export function serviceClusters(service: ServiceSpec): ClusterResources {
-  const versions = [...new Set(service.endpoints.flatMap((e) => (e.version === undefined ? [] : [e.version])))];
+export function serviceClusters(service: ServiceSpec, routed: ReadonlySet<string> = new Set()): ClusterResources {
+  const versions = [...new Set([...service.endpoints.flatMap((e) => (e.version === undefined ? [] : [e.version])), ...routed])];
   const subsets = [
     { name: clusterName(service.name), endpoints: service.endpoints },
     ...versions.map((v) => ({ name: clusterName(service.name, v), endpoints: service.endpoints.filter((e) => e.version === v) })),

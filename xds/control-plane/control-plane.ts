@@ -1,19 +1,21 @@
 /**
- * `meshlet control-plane`: serves ADS from a mesh file. It holds the last good mesh and its
- * snapshots; when the file changes it rebuilds and validates everything, then lets every
- * stream compare versions, so only nodes whose resources changed receive a push. A bad edit
- * is logged (file, path, reason) and the last good snapshots keep being served.
+ * `meshlet control-plane`: serves ADS from a mesh registry (the mesh file, or etcd: see
+ * registry/). It holds the last good mesh and its snapshots; when the registry reports a change
+ * it rebuilds and validates everything, then lets every stream compare versions, so only nodes
+ * whose resources changed receive a push. A bad change is logged (where, path, reason) and the
+ * last good snapshots keep being served.
  *
  * With mTLS in the mesh it is also the mesh CA: each node gets its certificate and the trust
  * bundle over SDS on its ADS stream (node-certificates.ts). Which identity a node gets comes
  * from its node.cluster alone: the ADS stream is not authenticated, so only trusted proxies may
  * reach the ADS port.
  */
-import { performance } from 'node:perf_hooks';
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { createCertificateAuthority, type CertificateAuthority } from '../../certs/certificate-authority';
 import type { WorkloadCertificate } from '../../certs/workload-certificate';
-import { ConfigError } from '../config-error';
+import type { ConfigIssue } from '../config-error';
 import type { AdsConnection } from './ads-connection';
 import { startAdsServer, type AdsHost, type AdsServer } from './ads-server';
 import { startAdminServer, type AdminServer } from './admin-server';
@@ -23,7 +25,7 @@ import { certificateIssuer, loadCaDir, type CertificateIssuer } from './mesh-ca'
 import type { MeshConfig } from './mesh-config';
 import { parseMeshText, readMeshFile } from './mesh-file';
 import { buildMeshSnapshots } from './mesh-snapshots';
-import { watchMeshFile, type MeshWatcher, type WatchOptions } from './mesh-watcher';
+import { issuesOf, type MeshRegistry } from './registry/mesh-registry';
 import { NodeCertificates, type IssueReason } from './node-certificates';
 import { roleOf, roleSpiffeId } from './node-role';
 import { redactedSecret } from './secret-resources';
@@ -32,28 +34,26 @@ import { RESOURCE_TYPES } from './resource-types';
 import type { ResourceSet, Snapshot } from './snapshot';
 
 export interface ControlPlaneOptions {
-  readonly meshFile: string;
+  /** Where the mesh lives: `new FileRegistry(file)` or `new EtcdRegistry(...)`. */
+  readonly registry: MeshRegistry;
   /** Where ADS and admin listen. */
   readonly address: string;
   /** 0 picks a free port (see `port`). */
   readonly port: number;
   readonly adminPort?: number;
   readonly log: Logger;
-  readonly watch?: Partial<WatchOptions>;
 }
 
-/** A mesh file, validated, with the snapshot of every node role. */
+/** A mesh, validated, with its CA and the snapshot of every node role. */
 export interface LoadedMesh {
   readonly mesh: MeshConfig;
   /** From mtls.ca_dir; undefined when the mesh names none. */
   readonly ca: CertificateAuthority | undefined;
   readonly snapshots: ReadonlyMap<string, Snapshot>;
+  /** Of the mesh as parsed, so it says the same whichever registry it came from. */
   readonly digest: string;
   readonly loadedAt: Date;
 }
-
-// The poll catches edits fs.watch misses (network mounts, some containers) within the 1 s promise.
-const DEFAULT_WATCH: WatchOptions = { debounceMs: 100, pollIntervalMs: 250 };
 
 export class ControlPlane implements AdsHost {
   private readonly certificates = new NodeCertificates<AdsConnection>({
@@ -63,11 +63,8 @@ export class ControlPlane implements AdsHost {
   });
   readonly stats = new ControlPlaneStats(() => this.certificates.earliestExpiry());
   private readonly connections = new Set<AdsConnection>();
-  /** Of the file content last read, good or bad: one save fires several events, and each version is handled once. */
-  private lastDigest: string;
   private ads: AdsServer | undefined;
   private admin: AdminServer | undefined;
-  private watcher: MeshWatcher | undefined;
   /** The CA this process made, for meshes without a ca_dir: kept across reloads, so certificates stay trusted. */
   private ownCa: CertificateAuthority | undefined;
   /** Undefined when the mesh has no mTLS. */
@@ -77,27 +74,33 @@ export class ControlPlane implements AdsHost {
     private readonly options: ControlPlaneOptions,
     private served: LoadedMesh,
   ) {
-    this.lastDigest = served.digest;
     this.issuer = this.issuerFor(served);
   }
 
   /**
-   * Loads the mesh file, then serves ADS (and admin, when a port is given) and watches the file.
-   * @throws ConfigError when the mesh file is invalid: nothing is started
+   * Reads the mesh from the registry, then serves ADS (and admin, when a port is given) and
+   * follows the registry's changes.
+   * @throws ConfigError when the mesh is invalid: nothing is started
    */
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
-    const plane = new ControlPlane(options, loadMesh(options.meshFile));
+    const { registry } = options;
+    // The registry calls back only after start() resolves, and `plane` is set right then.
+    let plane: ControlPlane | undefined;
+    const initial = await registry.start(
+      (mesh, changedAt) => plane?.reload(mesh, changedAt),
+      (issues) => plane?.rejected(issues),
+    );
     try {
+      plane = new ControlPlane(options, loadedMesh(initial, registry.baseDir));
       plane.ads = await startAdsServer(plane, options.address, options.port);
       if (options.adminPort !== undefined) plane.admin = await startAdminServer(plane.adminSource(), options.address, options.adminPort);
     } catch (err) {
-      await plane.stop();
+      await (plane?.stop() ?? registry.close());
       throw err;
     }
-    plane.watcher = watchMeshFile(options.meshFile, { ...DEFAULT_WATCH, ...options.watch }, (at) => plane.reload(at));
     const { mesh, snapshots } = plane.served;
     options.log.info(
-      { file: options.meshFile, port: plane.port, admin_port: plane.adminPort, services: mesh.services.length, gateways: mesh.gateways.length, roles: snapshots.size },
+      { ...registry.origin, port: plane.port, admin_port: plane.adminPort, services: mesh.services.length, gateways: mesh.gateways.length, roles: snapshots.size },
       'control plane serving ADS',
     );
     return plane;
@@ -112,39 +115,40 @@ export class ControlPlane implements AdsHost {
   }
 
   async stop(): Promise<void> {
-    this.watcher?.close();
+    await this.options.registry.close();
     this.ads?.close();
     this.certificates.forgetAll();
     await this.admin?.close();
   }
 
   /**
-   * Re-reads the mesh file (`changedAt`: when the change was noticed, for push latency). An
-   * invalid mesh is logged and counted; the last good one stays.
+   * Serves a new mesh from the registry (`changedAt`: when the change was noticed, for push
+   * latency), once its CA, gateway certificates and snapshots are built. If they cannot be, it
+   * is rejected like an invalid mesh: logged and counted, and the last good one stays.
    */
-  reload(changedAt = performance.now()): void {
-    const file = this.options.meshFile;
-    const log = this.options.log;
+  private reload(mesh: MeshConfig, changedAt: number): void {
     let served: LoadedMesh;
     let issuer: CertificateIssuer | undefined;
     try {
-      const { text, digest } = readMeshFile(file);
-      if (digest === this.lastDigest) return;
-      this.lastDigest = digest;
-      served = meshFromText(text, digest, file);
+      served = loadedMesh(mesh, this.options.registry.baseDir);
       issuer = this.issuerFor(served);
     } catch (err) {
-      this.stats.meshReloads.inc({ result: 'rejected' });
-      // Not only ConfigErrors: a control plane that crashes on an edit takes every proxy's updates with it.
-      const issues = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).stack ?? String(err) }];
-      for (const issue of issues) log.error({ file, path: issue.path, reason: issue.message }, 'mesh file change rejected; still serving the last good mesh');
+      this.rejected(issuesOf(err));
       return;
     }
     this.served = served;
     this.issuer = issuer;
     this.stats.meshReloads.inc({ result: 'applied' });
-    log.info({ file, services: served.mesh.services.length, gateways: served.mesh.gateways.length }, 'mesh file reloaded');
+    const endpoints = mesh.services.reduce((sum, s) => sum + s.endpoints.length, 0);
+    this.options.log.info({ ...this.options.registry.origin, services: mesh.services.length, gateways: mesh.gateways.length, endpoints }, 'mesh reloaded');
     for (const connection of this.connections) connection.push(changedAt);
+  }
+
+  private rejected(issues: readonly ConfigIssue[]): void {
+    this.stats.meshReloads.inc({ result: 'rejected' });
+    for (const issue of issues) {
+      this.options.log.error({ ...this.options.registry.origin, path: issue.path, reason: issue.message }, 'mesh change rejected; still serving the last good mesh');
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -246,7 +250,7 @@ export class ControlPlane implements AdsHost {
   configDump(): unknown {
     const { snapshots, digest, loadedAt } = this.served;
     return {
-      mesh_file: this.options.meshFile,
+      mesh_source: this.options.registry.source,
       mesh_digest: digest,
       loaded_at: loadedAt.toISOString(),
       snapshots: Object.fromEntries(
@@ -275,12 +279,17 @@ export class ControlPlane implements AdsHost {
 
 /** @throws ConfigError for an unreadable or invalid mesh file, or a ca_dir or gateway certificate that does not load */
 export function loadMesh(file: string): LoadedMesh {
-  const { text, digest } = readMeshFile(file);
-  return meshFromText(text, digest, file);
+  return loadedMesh(parseMeshText(readMeshFile(file).text), dirname(file));
 }
 
-function meshFromText(text: string, digest: string, file: string): LoadedMesh {
-  const mesh = parseMeshText(text);
-  const ca = loadCaDir(mesh.mtls, file);
-  return { mesh, ca, snapshots: buildMeshSnapshots(mesh, loadGatewayCertificates(mesh.gateways, file)), digest, loadedAt: new Date() };
+/**
+ * A validated mesh with what it names on disk (its CA, gateway certificates: relative to
+ * `baseDir`) and its snapshots, which are checked with the proxy's parsers.
+ * @throws ConfigError when any of it does not load or validate
+ */
+export function loadedMesh(mesh: MeshConfig, baseDir: string): LoadedMesh {
+  const ca = loadCaDir(mesh.mtls, baseDir);
+  const snapshots = buildMeshSnapshots(mesh, loadGatewayCertificates(mesh.gateways, baseDir));
+  const digest = createHash('sha256').update(JSON.stringify(mesh)).digest('hex');
+  return { mesh, ca, snapshots, digest, loadedAt: new Date() };
 }

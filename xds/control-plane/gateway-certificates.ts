@@ -1,10 +1,10 @@
 /**
- * The certificates gateways terminate TLS with: PEM files named in the mesh file (relative to
- * it, like mtls.ca_dir), read and checked whenever the file is loaded, so `--validate` and a
+ * The certificates gateways terminate TLS with: PEM files named in the mesh (relative to the
+ * registry's base directory, like mtls.ca_dir), read and checked whenever the file is loaded, so `--validate` and a
  * reload report a missing file or a key that is not the certificate's, with its path in the
  * mesh file. Their content goes to the gateway over SDS: the gateway needs no files of its own.
  */
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseTlsCertificate } from '../../proxy/tls/secret';
 import type { TlsCertificate } from '../../proxy/tls/tls-config';
 import { ConfigError, type ConfigIssue } from '../config-error';
@@ -16,15 +16,17 @@ export type GatewayCertificates = ReadonlyMap<string, readonly TlsCertificate[]>
 
 export const NO_GATEWAY_CERTIFICATES: GatewayCertificates = new Map();
 
-/** @throws ConfigError naming every file that does not load, with its path in the mesh file */
-export function loadGatewayCertificates(gateways: readonly GatewaySpec[], meshFile: string): GatewayCertificates {
-  const dir = dirname(meshFile);
+/**
+ * `baseDir`: what relative file names are relative to (MeshRegistry.baseDir).
+ * @throws ConfigError naming every file that does not load, with its path in the mesh file
+ */
+export function loadGatewayCertificates(gateways: readonly GatewaySpec[], baseDir: string): GatewayCertificates {
   const issues: ConfigIssue[] = [];
   const loaded = new Map<string, TlsCertificate[]>();
   for (const gateway of gateways) {
     if (gateway.tls === undefined) continue;
     const path = pathKey(pathKey('gateways', gateway.name), 'tls');
-    const certificates = gateway.tls.certificates.map((spec, i) => loadCertificate(spec, dir, `${path}[${i}]`, issues));
+    const certificates = gateway.tls.certificates.map((spec, i) => loadCertificate(spec, baseDir, `${path}[${i}]`, issues));
     loaded.set(gateway.name, certificates.filter((c): c is TlsCertificate => c !== undefined));
   }
   if (issues.length > 0) throw new ConfigError(issues);

@@ -3,7 +3,7 @@
  * (written by `meshlet certs init-ca`), read with the mesh file so `--validate` and a reload
  * check it too; without one, the control plane makes its own in memory (control-plane.ts).
  */
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { loadCertificateAuthority, type CertificateAuthority } from '../../certs/certificate-authority';
 import { ConfigError } from '../config-error';
 import { SECRET } from '../xds-resource-types';
@@ -24,12 +24,13 @@ export function certificateIssuer(ca: CertificateAuthority, certTtlMs: number): 
 }
 
 /**
- * The CA in `mtls.ca_dir` (relative to the mesh file), or undefined when the mesh names none.
+ * The CA in `mtls.ca_dir` (relative to `baseDir`: the mesh file's directory, or the working
+ * directory of a control plane reading etcd), or undefined when the mesh names none.
  * @throws ConfigError when it does not load, or signs for another trust domain
  */
-export function loadCaDir(mtls: MtlsSettings, meshFile: string): CertificateAuthority | undefined {
+export function loadCaDir(mtls: MtlsSettings, baseDir: string): CertificateAuthority | undefined {
   if (mtls.caDir === undefined) return undefined;
-  const dir = resolve(dirname(meshFile), mtls.caDir);
+  const dir = resolve(baseDir, mtls.caDir);
   let ca: CertificateAuthority;
   try {
     ca = loadCertificateAuthority(dir);

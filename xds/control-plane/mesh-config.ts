@@ -31,7 +31,7 @@ export interface MtlsSettings {
   readonly enabled: boolean;
   readonly trustDomain: string;
   readonly certTtlMs: number;
-  /** As written (relative to the mesh file); absent: the control plane makes a CA of its own. */
+  /** As written (relative to the mesh file, or to the working directory with etcd); absent: the control plane makes a CA of its own. */
   readonly caDir?: string;
 }
 
@@ -140,7 +140,7 @@ export interface GatewayTlsSpec {
 export interface GatewayCertificateSpec {
   /** SNI names, lowercased: exact, or "*.suffix" for any name ending in ".suffix". */
   readonly hosts: readonly string[];
-  /** PEM files as written (relative to the mesh file), read with it (gateway-certificates.ts). */
+  /** PEM files as written (relative like caDir), read with the mesh (gateway-certificates.ts). */
   readonly certChain: string;
   readonly privateKey: string;
 }

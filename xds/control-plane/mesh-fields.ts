@@ -34,7 +34,7 @@ export function field<T>(obj: Fields, key: string, path: string, issues: Issues,
 }
 
 function expected<T>(what: string, v: unknown, path: string, issues: Issues): T | undefined {
-  issues.push({ path, message: `expected ${what}, got ${typeof v === 'string' ? JSON.stringify(v) : describeJson(v)}` });
+  issues.push({ path, message: `expected ${what}, got ${typeof v === 'string' || typeof v === 'number' ? JSON.stringify(v) : describeJson(v)}` });
   return undefined;
 }
 

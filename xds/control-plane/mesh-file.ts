@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config-error';
 import type { MeshConfig } from './mesh-config';
-import { parseMesh } from './mesh-parser';
+import { parseMesh, type MeshParseOptions } from './mesh-parser';
 
 export interface MeshFileText {
   readonly text: string;
@@ -23,7 +23,7 @@ export function readMeshFile(file: string): MeshFileText {
 }
 
 /** Parses and validates a mesh file's text (YAML or JSON). @throws ConfigError naming every problem */
-export function parseMeshText(text: string): MeshConfig {
+export function parseMeshText(text: string, options?: MeshParseOptions): MeshConfig {
   let document: unknown;
   try {
     // Duplicate keys are an error: in a hand-edited file the second one silently winning hides mistakes.
@@ -31,5 +31,5 @@ export function parseMeshText(text: string): MeshConfig {
   } catch (err) {
     throw new ConfigError([{ path: '', message: `not valid YAML: ${(err as Error).message}` }]);
   }
-  return parseMesh(document);
+  return parseMesh(document, options);
 }

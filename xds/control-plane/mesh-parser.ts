@@ -51,7 +51,8 @@ import {
 const RESERVED_NAMES: readonly string[] = ['outbound', 'inbound'];
 
 const NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
-const readName = stringReader(NAME, 'a lowercase DNS-style name (a-z, 0-9, "-", ".")');
+/** A service or gateway name: also a segment of etcd keys (etcd-keys.ts), so never a "/". */
+export const readName = stringReader(NAME, 'a lowercase DNS-style name (a-z, 0-9, "-", ".")');
 const readVersion = stringReader(/^[A-Za-z0-9._-]+$/, 'a version label (letters, digits, ".", "_", "-")');
 const readWeight = integerReader(1, 1_000_000);
 const readSplitWeight = integerReader(0, 1_000_000);
@@ -94,8 +95,17 @@ interface ServiceDefaults {
   readonly trustDomain: string;
 }
 
+export interface MeshParseOptions {
+  /**
+   * Instances also register endpoints of their own (the etcd registry): a route may name a
+   * version that no endpoint in the document has, since instances of it may register later
+   * (its cluster is empty until then).
+   */
+  readonly endpointsRegistered?: boolean;
+}
+
 /** @throws ConfigError listing every problem, each with its path in the mesh file */
-export function parseMesh(document: unknown): MeshConfig {
+export function parseMesh(document: unknown, options: MeshParseOptions = {}): MeshConfig {
   const issues: Issues = [];
   const root = readObject(document ?? {}, '', issues, 'the mesh file', ['mtls', 'sidecar', 'services', 'gateways']) ?? {};
   const { mode: mtlsMode, ...mtls } = parseMtls(root.mtls, 'mtls', issues);
@@ -115,13 +125,13 @@ export function parseMesh(document: unknown): MeshConfig {
   const gateways = namedEntries(root.gateways ?? {}, 'gateways', issues, 'gateways', (name, v, path) => {
     checkName(name, path, issues);
     if (versions.has(name)) issues.push({ path, message: `"${name}" is also a service: node.cluster could not tell a gateway from a sidecar` });
-    return parseGateway(name, v, path, issues, versions, mtls.trustDomain);
+    return parseGateway(name, v, path, issues, { versions, ...options }, mtls.trustDomain);
   });
 
   // Authorization names its callers, services and gateways alike.
   const identities = new Map([...drafts, ...gateways].map((d): [string, string] => [d.name, d.spiffeId]));
   const services: ServiceSpec[] = drafts.map(({ body, path, ...service }) => {
-    const routes = field(body, 'routes', path, issues, routesReader({ versions, enclosingService: service.name }));
+    const routes = field(body, 'routes', path, issues, routesReader({ versions, ...options, enclosingService: service.name }));
     const allowFrom = field(body, 'authorization', path, issues, authorizationReader(service, identities));
     return {
       ...service,
@@ -209,7 +219,8 @@ function parseSidecar(v: unknown, path: string, issues: Issues, defaults: Sideca
   return sidecar;
 }
 
-const readEndpoint = (v: unknown, path: string, issues: Issues): EndpointSpec | undefined => {
+/** One endpoint, as the mesh file lists it and as an instance registers it (etcd-registry.ts). */
+export const readEndpoint = (v: unknown, path: string, issues: Issues): EndpointSpec | undefined => {
   const body = readObject(v, path, issues, 'an endpoint', ['address', 'port', 'weight', 'priority', 'version', 'region', 'zone']);
   if (!body) return undefined;
   const address = field(body, 'address', path, issues, readIp, true);
@@ -243,13 +254,13 @@ function parseGateway(
   v: unknown,
   path: string,
   issues: Issues,
-  versions: ReadonlyMap<string, ReadonlySet<string>>,
+  context: RouteContext,
   trustDomain: string,
 ): GatewaySpec | undefined {
   const body = readObject(v, path, issues, `gateway "${name}"`, ['address', 'port', 'hosts', 'routes', 'namespace', 'tls', 'https_redirect', 'http_port']);
   if (!body) return undefined;
   const port = field(body, 'port', path, issues, readPort, true);
-  const routes = field(body, 'routes', path, issues, routesReader({ versions }), true);
+  const routes = field(body, 'routes', path, issues, routesReader(context), true);
   if (routes?.length === 0) issues.push({ path: pathKey(path, 'routes'), message: 'a gateway needs at least one route' });
   const namespace = field(body, 'namespace', path, issues, readName) ?? DEFAULT_NAMESPACE;
   const tls = parseGatewayTls(body, path, issues, port);
@@ -330,7 +341,7 @@ function parseRedirectPort(body: Fields, path: string, issues: Issues, httpsRedi
 // ---------------------------------------------------------------------------------------------
 // Routes
 
-interface RouteContext {
+interface RouteContext extends MeshParseOptions {
   /** Every service, with the versions its endpoints carry. */
   readonly versions: ReadonlyMap<string, ReadonlySet<string>>;
   /** In a service's own routes, destinations default to that service. */
@@ -447,7 +458,7 @@ function parseDestination(v: unknown, path: string, issues: Issues, context: Rou
     issues.push({ path: pathKey(path, 'service'), message: `unknown service "${service}"` });
     return undefined;
   }
-  if (version !== undefined && !versions.has(version)) {
+  if (version !== undefined && !versions.has(version) && context.endpointsRegistered !== true) {
     const known = versions.size > 0 ? `its versions: ${[...versions].join(', ')}` : 'none of its endpoints has a version';
     issues.push({ path: pathKey(path, 'version'), message: `service "${service}" has no endpoint with version "${version}" (${known})` });
     return undefined;

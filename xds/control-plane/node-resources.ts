@@ -1,5 +1,5 @@
 /** Which generated resources each kind of node gets. */
-import { inboundCluster, serviceClusters } from './cluster-resources';
+import { inboundCluster, routedVersions, serviceClusters } from './cluster-resources';
 import type { GatewayCertificates } from './gateway-certificates';
 import type { GeneratedResource } from './generated-resource';
 import { apiListener, gatewayListeners, httpListener, inboundListener } from './listener-resources';
@@ -23,7 +23,8 @@ export type NodeResources = PerApi<readonly GeneratedResource[]>;
  * shared, so identical resources are encoded and versioned once.
  */
 export function sharedResources(mesh: MeshConfig): NodeResources {
-  const clusters = mesh.services.map(serviceClusters);
+  const routed = routedVersions(mesh);
+  const clusters = mesh.services.map((service) => serviceClusters(service, routed.get(service.name)));
   return {
     CDS: clusters.flatMap((c) => c.clusters),
     EDS: clusters.flatMap((c) => c.endpoints),

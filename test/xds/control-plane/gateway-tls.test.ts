@@ -183,7 +183,7 @@ t.test('the files: relative to the mesh file, the PEMs parse and the key is the 
 // What the gateway's role gets
 
 const mesh = parseMesh(MESH);
-const snapshots = buildMeshSnapshots(mesh, loadGatewayCertificates(mesh.gateways, '/nowhere/mesh.yaml'));
+const snapshots = buildMeshSnapshots(mesh, loadGatewayCertificates(mesh.gateways, '/nowhere'));
 const edge = snapshots.get('gateway:edge')!;
 const json = (api: 'LDS' | 'RDS' | 'SDS', name: string) => edge.resources[api].get(name)!.json as any;
 const ADS = { ads: {}, resource_api_version: 'V3' };

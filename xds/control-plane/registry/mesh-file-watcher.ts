@@ -6,48 +6,38 @@
  */
 import { watch, watchFile, unwatchFile, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { changeDebouncer } from './change-debouncer';
 
 export interface WatchOptions {
   readonly debounceMs: number;
   readonly pollIntervalMs: number;
 }
 
-export interface MeshWatcher {
+export interface MeshFileWatcher {
   close(): void;
 }
 
 /** `onChange(firstEventAt)`: `firstEventAt` (performance.now()) is when the burst began, for push latency. */
-export function watchMeshFile(file: string, options: WatchOptions, onChange: (firstEventAt: number) => void): MeshWatcher {
-  let timer: NodeJS.Timeout | undefined;
-  let firstEventAt = 0;
-  const changed = () => {
-    if (timer === undefined) firstEventAt = performance.now();
-    else clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      onChange(firstEventAt);
-    }, options.debounceMs);
-  };
-
+export function watchMeshFile(file: string, options: WatchOptions, onChange: (firstEventAt: number) => void): MeshFileWatcher {
+  const debouncer = changeDebouncer(options.debounceMs, onChange);
   const name = basename(file);
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dirname(file), { persistent: false }, (_event, changedName) => {
-      if (changedName === null || changedName === name) changed();
+      if (changedName === null || changedName === name) debouncer.changed();
     });
     watcher.on('error', () => watcher?.close()); // the poll below still runs
   } catch {
     // No directory events here: polling alone.
   }
   const poll = (current: Stats, previous: Stats) => {
-    if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size || current.ino !== previous.ino) changed();
+    if (current.mtimeMs !== previous.mtimeMs || current.size !== previous.size || current.ino !== previous.ino) debouncer.changed();
   };
   watchFile(file, { interval: options.pollIntervalMs, persistent: false }, poll);
 
   return {
     close() {
-      if (timer !== undefined) clearTimeout(timer);
+      debouncer.cancel();
       watcher?.close();
       unwatchFile(file, poll);
     },

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Etcd3 } from 'etcd3';
+import { ConfigError } from '../xds/config-error';
+import { parseMeshText } from '../xds/control-plane/mesh-file';
+import { etcdClient } from '../xds/control-plane/registry/etcd-client';
+import { classifyKey, endpointsPrefix, meshKey } from '../xds/control-plane/registry/etcd-keys';
+import { ETCD_PARSE_OPTIONS } from '../xds/control-plane/registry/etcd-registry';
+import { formatConfigError } from './format-config-error';
+import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE, type EtcdLocation } from './registry-options';
+
+const USAGE = `Usage: meshlet mesh <apply | get> --registry etcd://HOST:PORT[,...] [options]
+
+The mesh document in etcd, which \`meshlet control-plane --registry\` serves: the mesh file's
+format (examples/mesh.yaml), at <prefix>/mesh. Endpoints may be listed in it, and instances
+also register their own (\`meshlet register\`).
+
+meshlet mesh apply -f <mesh.yaml> --registry <url> [--prefix <key>]
+  Validates the document (every problem with its path; then exit 1 and nothing is written) and
+  stores it as it is, comments included. Every control plane watching the prefix serves it
+  within a moment. A route may name a version that no endpoint has yet: instances of it may
+  register later. (Files it names, mtls.ca_dir and gateway certificates, are read by each
+  control plane, from its working directory.)
+      -f, --file <file>    the document, YAML or JSON; - reads standard input
+
+meshlet mesh get --registry <url> [--prefix <key>] [--endpoints]
+  Prints the stored document, as it was applied.
+      --endpoints          then the registered endpoints, as comments: service, address:port,
+                           the registered value and its lease
+
+${REGISTRY_USAGE}
+  -h, --help               show this help
+`;
+
+const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = { apply, get };
+
+export async function meshCommand(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === '--help' || name === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (name === undefined) return usageError('a subcommand is required: apply or get');
+  const subcommand = SUBCOMMANDS[name];
+  if (subcommand === undefined) return usageError(`unknown subcommand "${name}" (expected apply or get)`);
+  try {
+    return await subcommand(rest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) return usageError(`${name}: ${(err as Error).message}`);
+    process.stderr.write(`meshlet mesh ${name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function apply(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...REGISTRY_FLAGS, file: { type: 'string', short: 'f' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+  if (values.help) return help();
+  if (values.file === undefined) return usageError('apply: -f <file> is required');
+  const location = registryLocation(values.registry, values.prefix);
+  if (typeof location === 'string') return usageError(`apply: ${location}`);
+  const text = readFileSync(values.file === '-' ? 0 : values.file, 'utf8');
+  try {
+    parseMeshText(text, ETCD_PARSE_OPTIONS);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(formatConfigError(values.file, err));
+    return 1;
+  }
+  const key = meshKey(location.prefix);
+  const { header } = await withClient(location, (client) => client.put(key).value(text).exec());
+  process.stdout.write(`${values.file}: applied to ${key} (revision ${header.revision})\n`);
+  return 0;
+}
+
+async function get(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...REGISTRY_FLAGS, endpoints: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
+  if (values.help) return help();
+  const location = registryLocation(values.registry, values.prefix);
+  if (typeof location === 'string') return usageError(`get: ${location}`);
+  const key = meshKey(location.prefix);
+  const [text, registered] = await withClient(location, (client) =>
+    Promise.all([client.get(key).string(), values.endpoints ? client.getAll().prefix(endpointsPrefix(location.prefix)).exec() : undefined]),
+  );
+  if (text === null) process.stderr.write(`meshlet mesh get: no mesh document at ${key} (\`meshlet mesh apply\` writes one)\n`);
+  else process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  if (registered !== undefined) {
+    // As comments, so that the output is still the document.
+    const lines = registered.kvs.map((kv) => {
+      const registry = classifyKey(location.prefix, kv.key.toString());
+      const where = registry.kind === 'endpoint' ? `${registry.service} ${registry.id}` : kv.key.toString();
+      return `#   ${where} ${kv.value.toString()} lease ${BigInt(kv.lease).toString(16)}\n`;
+    });
+    process.stdout.write(`# registered endpoints (${endpointsPrefix(location.prefix)}):${lines.length === 0 ? ' none' : ''}\n${lines.join('')}`);
+  }
+  return text === null ? 1 : 0;
+}
+
+function registryLocation(registry: string | undefined, prefix: string): EtcdLocation | string {
+  return registry === undefined ? '--registry is required' : etcdLocation(registry, prefix);
+}
+
+async function withClient<T>(location: EtcdLocation, use: (client: Etcd3) => Promise<T>): Promise<T> {
+  const client = etcdClient(location.hosts);
+  try {
+    return await use(client);
+  } catch (err) {
+    throw new Error(`etcd ${location.hosts.join(',')}: ${(err as Error).message}`);
+  } finally {
+    client.close();
+  }
+}
+
+function help(): number {
+  process.stdout.write(USAGE);
+  return 0;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`meshlet mesh: ${message}\n\n${USAGE}`);
+  return 2;
+}
