@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BENCH_HELP, parseBenchArgs } from './cli-options';
+import { controlPlaneScaleCommand } from './control-plane-scale/run';
 import { renderCharts } from './report/chart-set';
 import { renderMarkdown } from './report/markdown';
 import { renderTextSummary } from './report/text-summary';
@@ -28,6 +29,11 @@ function writeResults(result: BenchResult, outDir: string): string[] {
 
 /** `meshlet bench` / `npm run bench`: returns the process exit code (0 ok, 1 failed run, 2 bad arguments). */
 export async function benchCommand(args: string[]): Promise<number> {
+  // A benchmark of its own (the control plane, not the proxy), with its own options.
+  if (args.includes('--control-plane-scale')) {
+    const rest = args.filter((a) => a !== '--control-plane-scale');
+    return controlPlaneScaleCommand(rest, ['npm run bench -- --control-plane-scale', ...rest].join(' '));
+  }
   const parsed = parseBenchArgs(args, path.join(REPO_ROOT, 'bench', 'results'));
   if (parsed.kind === 'help') {
     process.stdout.write(BENCH_HELP);

@@ -22,6 +22,8 @@ Options:
   --generator KIND   auto (default: wrk for closed loops when installed) or loadgen (the Node generator for everything)
   --out DIR          where <date>.json, <date>.md and the SVG charts go (default bench/results)
   --quick            ~2 s smoke run: meshlet and direct, 1 round, closed loop only
+  --control-plane-scale   instead: the control plane with 500 simulated xDS clients and a
+                     1000-service mesh (≤ 3 min); --control-plane-scale --help for its options
   --help             this text
 
 Peers nginx, haproxy and wrk come from Debian: bench/setup --install.
