@@ -284,7 +284,7 @@ function parseAccessLogs(logs: any[], path: string, issues: ConfigIssue[]): Acce
 }
 
 /** A route table naming an unknown cluster is rejected (Envoy's validate_clusters), with the path. */
-function checkClusterReferences(routeConfig: any, path: string, clusterNames: ReadonlySet<string>, issues: ConfigIssue[]): void {
+export function checkClusterReferences(routeConfig: any, path: string, clusterNames: ReadonlySet<string>, issues: ConfigIssue[]): void {
   (routeConfig.virtual_hosts ?? []).forEach((vhost: any, v: number) => {
     (vhost.routes ?? []).forEach((route: any, r: number) => {
       const at = `${path}.virtual_hosts[${v}].routes[${r}].route`;

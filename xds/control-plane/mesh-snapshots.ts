@@ -4,7 +4,7 @@ import type { MeshConfig } from './mesh-config';
 import { meshRoles } from './node-role';
 import { roleResources, sharedResources } from './node-resources';
 import { ResourceEncoder, buildSnapshot, type Snapshot } from './snapshot';
-import { validateSnapshot } from './snapshot-validator';
+import { ResourceChecks, validateSnapshot } from './snapshot-validator';
 
 /**
  * The snapshot of every role the mesh defines (each service's sidecar, each gateway, other
@@ -17,7 +17,8 @@ export function buildMeshSnapshots(mesh: MeshConfig, certificates: GatewayCertif
   const encoder = new ResourceEncoder();
   const shared = sharedResources(mesh);
   const snapshots = new Map(meshRoles(mesh).map((role) => [role.key, buildSnapshot(role.key, [shared, roleResources(role, certificates)], encoder)]));
-  const issues = [...encoder.issues, ...[...snapshots.values()].flatMap(validateSnapshot)];
+  const checks = new ResourceChecks();
+  const issues = [...encoder.issues, ...[...snapshots.values()].flatMap((snapshot) => validateSnapshot(snapshot, checks))];
   if (issues.length > 0) throw new ConfigError(dedupe(issues));
   return snapshots;
 }

@@ -5,23 +5,50 @@
  */
 import type { ConfigIssue } from '../config-error';
 import { parseCluster, parseLoadAssignment } from '../../proxy/config/cluster-parser';
-import { compileRoutes, parseListener } from '../../proxy/config/listener-parser';
+import { checkClusterReferences, compileRoutes, parseListener } from '../../proxy/config/listener-parser';
 import { CLUSTER, CLUSTER_LOAD_ASSIGNMENT, LISTENER, ROUTE_CONFIGURATION } from '../xds-resource-types';
 import { resourcePath, type Snapshot } from './snapshot';
 
-export function validateSnapshot(snapshot: Snapshot): ConfigIssue[] {
+/**
+ * What checking one resource on its own found, kept per resource object: the resources every
+ * role shares are the same objects in every snapshot (ResourceEncoder), so a mesh of N roles
+ * parses and compiles them once, not N times.
+ */
+export class ResourceChecks {
+  private readonly found = new WeakMap<object, readonly ConfigIssue[]>();
+
+  issuesOf(resource: object, check: (issues: ConfigIssue[]) => void): readonly ConfigIssue[] {
+    let issues = this.found.get(resource);
+    if (issues === undefined) {
+      const fresh: ConfigIssue[] = [];
+      check(fresh);
+      issues = fresh;
+      this.found.set(resource, issues);
+    }
+    return issues;
+  }
+}
+
+export function validateSnapshot(snapshot: Snapshot, checks = new ResourceChecks()): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const { CDS, EDS, LDS, RDS } = snapshot.resources;
   const clusterNames = new Set(CDS.keys());
   for (const cluster of CDS.values()) {
     const path = resourcePath(CLUSTER, cluster.name);
-    parseCluster(cluster.decoded, path, issues, { ads: true });
+    issues.push(...checks.issuesOf(cluster, (found) => parseCluster(cluster.decoded, path, found, { ads: true })));
     if (cluster.decoded.type === 'EDS' && !EDS.has(cluster.name)) issues.push({ path, message: `no ClusterLoadAssignment "${cluster.name}" in the snapshot` });
   }
-  for (const assignment of EDS.values()) parseLoadAssignment(assignment.decoded, resourcePath(CLUSTER_LOAD_ASSIGNMENT, assignment.name), issues, false);
+  for (const assignment of EDS.values()) {
+    issues.push(...checks.issuesOf(assignment, (found) => parseLoadAssignment(assignment.decoded, resourcePath(CLUSTER_LOAD_ASSIGNMENT, assignment.name), found, false)));
+  }
   // Over RDS Envoy does not check that routed clusters exist (validate_clusters defaults to
   // false); the control plane knows all of them, so a dangling reference is its own mistake.
-  for (const routes of RDS.values()) compileRoutes(routes.decoded, resourcePath(ROUTE_CONFIGURATION, routes.name), issues, {}, clusterNames, true);
+  // The references depend on the role's clusters; the compilation does not.
+  for (const routes of RDS.values()) {
+    const path = resourcePath(ROUTE_CONFIGURATION, routes.name);
+    checkClusterReferences(routes.decoded, path, clusterNames, issues);
+    issues.push(...checks.issuesOf(routes, (found) => compileRoutes(routes.decoded, path, found, {}, undefined, false)));
+  }
   for (const listener of LDS.values()) {
     const path = resourcePath(LISTENER, listener.name);
     // API listeners are for gRPC clients, which meshlet's proxy is not; it only shares their routes.
