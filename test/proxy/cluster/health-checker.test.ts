@@ -180,7 +180,7 @@ t.test('HTTP checks on a real upstream: first round, failure, recovery, own conn
 });
 
 t.test('TCP connect-only checks: a stopped port fails after the threshold, a restarted one passes', async (t) => {
-  const up = await ControllableUpstream.create('tcp');
+  const up = await ControllableUpstream.createRestartable('tcp');
   t.teardown(() => up.stop());
   const host = hostOn(up.port);
   const checker = new HealthChecker({ ...httpCheck, http: undefined, tcp: { send: undefined, receive: [] } }, 'svc', {

@@ -30,7 +30,7 @@ t.test('HTTP health check: /failed_active_hc while the path fails, no traffic, h
     await ControllableUpstream.create('a'),
     await ControllableUpstream.create('a2'),
     await ControllableUpstream.create('b'),
-    await ControllableUpstream.create('d'),
+    await ControllableUpstream.createRestartable('d'),
   ];
   await d.stop(); // down from the start
   const [adminPort, listenerPort] = [await freePort(), await freePort()];
@@ -93,7 +93,7 @@ t.test('HTTP health check: /failed_active_hc while the path fails, no traffic, h
 });
 
 t.test('TCP health check: a stopped port is failed after unhealthy_threshold, a restarted one comes back', async (t) => {
-  const [a, e] = [await ControllableUpstream.create('a'), await ControllableUpstream.create('e')];
+  const [a, e] = [await ControllableUpstream.create('a'), await ControllableUpstream.createRestartable('e')];
   const [adminPort, listenerPort] = [await freePort(), await freePort()];
   const proxy = await startProxy(
     bootstrapYaml({
