@@ -374,9 +374,7 @@ export class HttpListener {
    * from plaintext (the TLS inspector), and HTTP/2 with prior knowledge from HTTP/1.1 (Envoy's
    * codec_type AUTO) on plaintext chains.
    */
-  private get inspect(): boolean {
-    return this.config.tlsInspector || this.config.chains.some((c) => c.tls === undefined && c.hcm.codecType !== 'HTTP1');
-  }
+  private inspect = false;
 
   /** Before any handshake: a plaintext chain takes the connection, or it goes to the TLS handshake (the chain is chosen after, by SNI). */
   private dispatch(socket: Socket, transportProtocol: 'tls' | 'raw_buffer', h2Preface: boolean): void {
@@ -433,6 +431,8 @@ export class HttpListener {
    * the refusal has a reason to count and log.
    */
   private configureTls(): void {
+    // Decided per config, not per connection.
+    this.inspect = this.config.tlsInspector || this.config.chains.some((c) => c.tls === undefined && c.hcm.codecType !== 'HTTP1');
     for (const stop of this.stopWatching.splice(0)) stop();
     const tlsChains = this.chains.filter((c) => c.tls !== undefined);
     if (tlsChains.length === 0) {
