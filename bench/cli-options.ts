@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../cli/command-args';
 import type { BenchOptions } from './result-types';
 import { SCENARIO_NAMES, SYSTEM_NAMES } from './scenarios';
 
@@ -49,29 +49,19 @@ function parseList(text: string, allowed: readonly string[], what: string): stri
 
 /** Pure: argv → options. --quick sets smoke-run defaults that explicit flags still override. */
 export function parseBenchArgs(args: string[], defaultOut: string): ParsedBenchArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        systems: { type: 'string' },
-        scenarios: { type: 'string' },
-        rounds: { type: 'string' },
-        duration: { type: 'string' },
-        warmup: { type: 'string' },
-        upstream: { type: 'string' },
-        generator: { type: 'string' },
-        out: { type: 'string' },
-        quick: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
-  }
-  if (values.help) return { kind: 'help' };
+  const parsed = parseCommandArgs(args, {
+    systems: { type: 'string' },
+    scenarios: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    upstream: { type: 'string' },
+    generator: { type: 'string' },
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  });
+  if (parsed.kind !== 'run') return parsed;
+  const { values } = parsed;
   const quick = values.quick === true;
   const systems = parseList(values.systems ?? (quick ? 'meshlet,direct' : SYSTEM_NAMES.join(',')), SYSTEM_NAMES, 'systems');
   if (typeof systems === 'string') return { kind: 'error', message: systems };

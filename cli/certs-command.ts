@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   CA_FILES,
   createCertificateAuthority,
@@ -9,6 +8,7 @@ import {
 } from '../certs/certificate-authority';
 import { parseDurationMs } from '../certs/duration';
 import { issueWorkloadCertificate, saveWorkloadCertificate, WORKLOAD_FILES } from '../certs/workload-certificate';
+import { commandLine } from './command-args';
 
 const USAGE = `Usage: meshlet certs <init-ca | issue> [options]
 
@@ -34,42 +34,20 @@ meshlet certs issue --ca <dir> --spiffe <id> --out <dir> [--ttl <duration>] [--d
   -h, --help                 show this help
 `;
 
-const SUBCOMMANDS: Record<string, (args: string[]) => number> = { 'init-ca': initCa, issue };
+const { parse, usageError, dispatch } = commandLine('certs', USAGE);
 
+/** What a subcommand throws is about the input (a bad ID, a broken CA directory): one line, no stack. */
 export async function certsCommand(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === '--help' || name === '-h') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (name === undefined) return usageError('a subcommand is required: init-ca or issue');
-  const subcommand = SUBCOMMANDS[name];
-  if (subcommand === undefined) return usageError(`unknown subcommand "${name}" (expected init-ca or issue)`);
-  try {
-    return subcommand(rest);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) return usageError(`${name}: ${(err as Error).message}`);
-    // The rest is about the input (a bad ID, a broken CA directory): one line, no stack.
-    process.stderr.write(`meshlet certs ${name}: ${(err as Error).message}\n`);
-    return 1;
-  }
+  return dispatch(args, { 'init-ca': initCa, issue });
 }
 
 function initCa(args: string[]): number {
-  const { values } = parseArgs({
+  const values = parse(
     args,
-    options: {
-      out: { type: 'string' },
-      'trust-domain': { type: 'string', default: 'cluster.local' },
-      force: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+    { out: { type: 'string' }, 'trust-domain': { type: 'string', default: 'cluster.local' }, force: { type: 'boolean', default: false } },
+    'init-ca',
+  );
+  if (typeof values === 'number') return values;
   const { out } = values;
   if (out === undefined) return usageError('init-ca: --out is required');
   const existing = Object.values(CA_FILES).filter((name) => existsSync(join(out, name)));
@@ -90,22 +68,18 @@ function initCa(args: string[]): number {
 }
 
 function issue(args: string[]): number {
-  const { values } = parseArgs({
+  const values = parse(
     args,
-    options: {
+    {
       ca: { type: 'string' },
       spiffe: { type: 'string' },
       ttl: { type: 'string', default: '24h' },
       dns: { type: 'string', multiple: true, default: [] },
       out: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+    'issue',
+  );
+  if (typeof values === 'number') return values;
   const { ca: caDir, spiffe, out } = values;
   if (caDir === undefined || spiffe === undefined || out === undefined) return usageError('issue: --ca, --spiffe and --out are required');
   const ttlMs = parseDurationMs(values.ttl);
@@ -123,9 +97,4 @@ function issue(args: string[]): number {
 
 function describeFiles(dir: string, files: [name: string, what: string][]): string {
   return files.map(([name, what]) => `  ${join(dir, name)}  ${what}\n`).join('');
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`meshlet certs: ${message}\n\n${USAGE}`);
-  return 2;
 }

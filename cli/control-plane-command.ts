@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { ConfigError } from '../xds/config-error';
 import { ControlPlane, loadedMesh } from '../xds/control-plane/control-plane';
@@ -6,6 +5,7 @@ import { EtcdRegistry } from '../xds/control-plane/registry/etcd-registry';
 import { FileRegistry } from '../xds/control-plane/registry/file-registry';
 import type { MeshRegistry } from '../xds/control-plane/registry/mesh-registry';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../proxy/log';
+import { commandLine } from './command-args';
 import { formatConfigError } from './format-config-error';
 import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE } from './registry-options';
 
@@ -46,30 +46,19 @@ mesh keeps being served; so is the last mesh while etcd cannot be reached. SIGTE
 stop the server.
 `;
 
+const { parse, usageError } = commandLine('control-plane', USAGE);
+
 export async function controlPlaneCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: 'string', short: 'c' },
-        ...REGISTRY_FLAGS,
-        port: { type: 'string', short: 'p', default: '18000' },
-        'admin-port': { type: 'string' },
-        address: { type: 'string', default: '127.0.0.1' },
-        validate: { type: 'boolean', default: false },
-        'log-level': { type: 'string', short: 'l', default: 'info' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const values = parse(args, {
+    config: { type: 'string', short: 'c' },
+    ...REGISTRY_FLAGS,
+    port: { type: 'string', short: 'p', default: '18000' },
+    'admin-port': { type: 'string' },
+    address: { type: 'string', default: '127.0.0.1' },
+    validate: { type: 'boolean', default: false },
+    'log-level': { type: 'string', short: 'l', default: 'info' },
+  });
+  if (typeof values === 'number') return values;
   if ((values.config === undefined) === (values.registry === undefined)) return usageError('exactly one of --config and --registry is required');
   const level = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -129,11 +118,6 @@ function startFailed(registry: MeshRegistry, err: unknown): number {
 function parsePort(text: string): number | undefined {
   const port = Number(text);
   return /^\d+$/.test(text) && port <= 65535 ? port : undefined;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`meshlet control-plane: ${message}\n\n${USAGE}`);
-  return 2;
 }
 
 function configProblem(source: string, err: ConfigError): number {

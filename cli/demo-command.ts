@@ -1,12 +1,12 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../xds/config-error';
 import { ControlPlane, loadMesh } from '../xds/control-plane/control-plane';
 import { FileRegistry } from '../xds/control-plane/registry/file-registry';
 import { loadBootstrapFile, type BootstrapConfig } from '../proxy/config/bootstrap';
 import { createLogger, type LogLevel } from '../proxy/log';
 import { ProxyServer } from '../proxy/server';
+import { commandLine, parseCommandArgs } from './command-args';
 import { startEchoServer } from './echo-server';
 import { formatConfigError } from './format-config-error';
 
@@ -27,19 +27,14 @@ Edit examples/mesh.yaml while it runs and the gateway follows within a second.
   --static   no control plane: the proxy runs from examples/demo-bootstrap.yaml alone
 `;
 
+const { help } = commandLine('demo', USAGE);
+
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      static: { type: 'boolean', default: false },
-      'log-level': { type: 'string', default: 'warn' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandArgs(args, { static: { type: 'boolean', default: false }, 'log-level': { type: 'string', default: 'warn' } });
+  // A flag parseArgs refuses is a failure (main prints it, exit 1), without the usage text.
+  if (parsed.kind === 'error') throw new Error(parsed.message);
+  if (parsed.kind === 'help') return help();
+  const { values } = parsed;
   const log = createLogger(values['log-level'] as LogLevel);
   const bootstrapFile = values.static ? STATIC_BOOTSTRAP : GATEWAY_BOOTSTRAP;
   let bootstrap: BootstrapConfig;

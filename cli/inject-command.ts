@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { commandLine } from './command-args';
 import { injectManifests, ManifestError } from './kubernetes/inject-manifest';
 import { ANNOTATIONS, REDIRECT_ANNOTATIONS } from './kubernetes/injection-annotations';
 import { DEFAULT_IMAGE, DEFAULT_XDS_ADDRESS, INIT_CONTAINER, PROXY_CONTAINER } from './kubernetes/sidecar-containers';
@@ -33,27 +33,16 @@ A Job's app must stop the sidecar when it is done, or the pod never completes:
   -h, --help                show this help
 `;
 
+const { parse, usageError } = commandLine('inject', USAGE);
+
 export async function injectCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        filename: { type: 'string', short: 'f' },
-        output: { type: 'string', short: 'o' },
-        image: { type: 'string', default: DEFAULT_IMAGE },
-        'xds-address': { type: 'string', default: DEFAULT_XDS_ADDRESS },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const values = parse(args, {
+    filename: { type: 'string', short: 'f' },
+    output: { type: 'string', short: 'o' },
+    image: { type: 'string', default: DEFAULT_IMAGE },
+    'xds-address': { type: 'string', default: DEFAULT_XDS_ADDRESS },
+  });
+  if (typeof values === 'number') return values;
   if (values.filename === undefined) return usageError('-f <file> is required (- for stdin)');
   if (values.image === '') return usageError('--image must name an image');
   const xds = parseHostPorts(values['xds-address']);
@@ -79,9 +68,4 @@ export async function injectCommand(args: string[]): Promise<number> {
   if (values.output === undefined) process.stdout.write(result.output);
   else writeFileSync(values.output, result.output);
   return 0;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`meshlet inject: ${message}\n\n${USAGE}`);
-  return 2;
 }

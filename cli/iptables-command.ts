@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { commandLine } from './command-args';
 import { applyRefusal, iptablesScript } from './kubernetes/iptables-rules';
 import { ALWAYS_EXCLUDED_INBOUND, redirectOptionsFromFlags } from './kubernetes/redirect-options';
 import { SIDECAR_DEFAULTS } from './modes/sidecar-defaults';
@@ -31,33 +31,22 @@ its own pod address, on lo), UDP (DNS) and anything excluded below. IPv4 only.
   -h, --help                       show this help
 `;
 
+const { parse, usageError } = commandLine('iptables', USAGE);
+
 export async function iptablesCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        print: { type: 'boolean', default: false },
-        apply: { type: 'boolean', default: false },
-        'proxy-uid': { type: 'string' },
-        'proxy-gid': { type: 'string' },
-        'inbound-port': { type: 'string' },
-        'outbound-port': { type: 'string' },
-        'exclude-inbound-ports': { type: 'string' },
-        'exclude-outbound-ports': { type: 'string' },
-        'exclude-outbound-cidrs': { type: 'string' },
-        'restore-command': { type: 'string', default: 'iptables-restore' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const values = parse(args, {
+    print: { type: 'boolean', default: false },
+    apply: { type: 'boolean', default: false },
+    'proxy-uid': { type: 'string' },
+    'proxy-gid': { type: 'string' },
+    'inbound-port': { type: 'string' },
+    'outbound-port': { type: 'string' },
+    'exclude-inbound-ports': { type: 'string' },
+    'exclude-outbound-ports': { type: 'string' },
+    'exclude-outbound-cidrs': { type: 'string' },
+    'restore-command': { type: 'string', default: 'iptables-restore' },
+  });
+  if (typeof values === 'number') return values;
   if (values.print === values.apply) return usageError('give one of --print or --apply');
   const options = redirectOptionsFromFlags(values);
   if ('error' in options) return usageError(options.error);
@@ -86,9 +75,4 @@ export async function iptablesCommand(args: string[]): Promise<number> {
   // In the init container's log: what the pod's traffic goes through.
   process.stdout.write(script);
   return 0;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`meshlet iptables: ${message}\n\n${USAGE}`);
-  return 2;
 }

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Etcd3 } from 'etcd3';
 import { ConfigError } from '../xds/config-error';
 import { parseMeshText } from '../xds/control-plane/mesh-file';
 import { etcdClient } from '../xds/control-plane/registry/etcd-client';
 import { classifyKey, endpointsPrefix, meshKey } from '../xds/control-plane/registry/etcd-keys';
 import { ETCD_PARSE_OPTIONS } from '../xds/control-plane/registry/etcd-registry';
+import { commandLine } from './command-args';
 import { formatConfigError } from './format-config-error';
 import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE, type EtcdLocation } from './registry-options';
 
@@ -32,29 +32,15 @@ ${REGISTRY_USAGE}
   -h, --help               show this help
 `;
 
-const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = { apply, get };
+const { parse, usageError, dispatch } = commandLine('mesh', USAGE);
 
 export async function meshCommand(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === '--help' || name === '-h') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if (name === undefined) return usageError('a subcommand is required: apply or get');
-  const subcommand = SUBCOMMANDS[name];
-  if (subcommand === undefined) return usageError(`unknown subcommand "${name}" (expected apply or get)`);
-  try {
-    return await subcommand(rest);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) return usageError(`${name}: ${(err as Error).message}`);
-    process.stderr.write(`meshlet mesh ${name}: ${(err as Error).message}\n`);
-    return 1;
-  }
+  return dispatch(args, { apply, get });
 }
 
 async function apply(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...REGISTRY_FLAGS, file: { type: 'string', short: 'f' }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
-  if (values.help) return help();
+  const values = parse(args, { ...REGISTRY_FLAGS, file: { type: 'string', short: 'f' } }, 'apply');
+  if (typeof values === 'number') return values;
   if (values.file === undefined) return usageError('apply: -f <file> is required');
   const location = registryLocation(values.registry, values.prefix);
   if (typeof location === 'string') return usageError(`apply: ${location}`);
@@ -73,8 +59,8 @@ async function apply(args: string[]): Promise<number> {
 }
 
 async function get(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...REGISTRY_FLAGS, endpoints: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, strict: true });
-  if (values.help) return help();
+  const values = parse(args, { ...REGISTRY_FLAGS, endpoints: { type: 'boolean', default: false } }, 'get');
+  if (typeof values === 'number') return values;
   const location = registryLocation(values.registry, values.prefix);
   if (typeof location === 'string') return usageError(`get: ${location}`);
   const key = meshKey(location.prefix);
@@ -108,14 +94,4 @@ async function withClient<T>(location: EtcdLocation, use: (client: Etcd3) => Pro
   } finally {
     client.close();
   }
-}
-
-function help(): number {
-  process.stdout.write(USAGE);
-  return 0;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`meshlet mesh: ${message}\n\n${USAGE}`);
-  return 2;
 }

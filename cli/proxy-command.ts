@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError } from '../xds/config-error';
+import { commandLine, parseCommandArgs } from './command-args';
 import { formatConfigError } from './format-config-error';
 import { modeBootstrap } from './modes/mode-bootstrap';
 import { MODE_ENV, MODE_FLAGS, PROXY_MODES, resolveModeOptions } from './modes/mode-options';
@@ -50,26 +50,23 @@ Signals: SIGTERM and SIGINT drain (readiness turns 503 DRAINING, listeners stop 
 in-flight requests finish) and exit 0.
 `;
 
+const { help, usageError } = commandLine('proxy', USAGE);
+
 export async function proxyCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: 'string', short: 'c' },
-      validate: { type: 'boolean', default: false },
-      'log-level': { type: 'string', short: 'l', default: 'info' },
-      'drain-time-s': { type: 'string', default: '5' },
-      workers: { type: 'string', default: '1' },
-      'max-active-requests': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-      mode: { type: 'string' },
-      ...MODE_FLAGS,
-    },
-    strict: true,
+  const parsed = parseCommandArgs(args, {
+    config: { type: 'string', short: 'c' },
+    validate: { type: 'boolean', default: false },
+    'log-level': { type: 'string', short: 'l', default: 'info' },
+    'drain-time-s': { type: 'string', default: '5' },
+    workers: { type: 'string', default: '1' },
+    'max-active-requests': { type: 'string' },
+    mode: { type: 'string' },
+    ...MODE_FLAGS,
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  // Unlike the other commands', a flag parseArgs refuses is a failure (main prints it, exit 1), without the usage text.
+  if (parsed.kind === 'error') throw new Error(parsed.message);
+  if (parsed.kind === 'help') return help();
+  const { values } = parsed;
   if (values.config !== undefined && values.mode !== undefined) return usageError('--config and --mode are alternatives: give one');
   if (values.config === undefined && values.mode === undefined) return usageError('--config or --mode is required');
   const strayFlag = values.mode === undefined ? Object.keys(MODE_FLAGS).find((flag) => values[flag as keyof typeof MODE_FLAGS] !== undefined) : undefined;
@@ -137,9 +134,4 @@ export async function proxyCommand(args: string[]): Promise<number> {
     return 1;
   }
   return 0;
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`meshlet proxy: ${message}\n\n${USAGE}`);
-  return 2;
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { parseDurationMs } from '../certs/duration';
 import type { ConfigIssue } from '../xds/config-error';
@@ -9,6 +8,7 @@ import { meshKey } from '../xds/control-plane/registry/etcd-keys';
 import { ETCD_PARSE_OPTIONS } from '../xds/control-plane/registry/etcd-registry';
 import { registerEndpoint, type RegisteredEndpoint } from '../xds/control-plane/registry/etcd-registration';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../proxy/log';
+import { commandLine } from './command-args';
 import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE, type EtcdLocation } from './registry-options';
 
 const USAGE = `Usage: meshlet register --registry etcd://HOST:PORT[,...] --service <name> --address <ip> --port <port> [options]
@@ -41,34 +41,23 @@ ${REGISTRY_USAGE}
 const ENDPOINT_FLAGS = ['address', 'port', 'weight', 'version', 'zone', 'region', 'priority'] as const;
 const NUMERIC_FLAGS: readonly string[] = ['port', 'weight', 'priority'];
 
+const { parse, usageError } = commandLine('register', USAGE);
+
 export async function registerCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        ...REGISTRY_FLAGS,
-        service: { type: 'string' },
-        address: { type: 'string' },
-        port: { type: 'string' },
-        weight: { type: 'string' },
-        version: { type: 'string' },
-        zone: { type: 'string' },
-        region: { type: 'string' },
-        priority: { type: 'string' },
-        ttl: { type: 'string', default: '10s' },
-        'log-level': { type: 'string', short: 'l', default: 'info' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    return usageError((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const values = parse(args, {
+    ...REGISTRY_FLAGS,
+    service: { type: 'string' },
+    address: { type: 'string' },
+    port: { type: 'string' },
+    weight: { type: 'string' },
+    version: { type: 'string' },
+    zone: { type: 'string' },
+    region: { type: 'string' },
+    priority: { type: 'string' },
+    ttl: { type: 'string', default: '10s' },
+    'log-level': { type: 'string', short: 'l', default: 'info' },
+  });
+  if (typeof values === 'number') return values;
   const missing = (['registry', 'service', 'address', 'port'] as const).filter((flag) => values[flag] === undefined);
   if (missing.length > 0) return usageError(`${missing.map((f) => `--${f}`).join(', ')} required`);
   const location = etcdLocation(values.registry!, values.prefix);
@@ -136,9 +125,4 @@ async function warnIfNotInMesh(location: EtcdLocation, service: string, log: Log
   } finally {
     client.close();
   }
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`meshlet register: ${message}\n\n${USAGE}`);
-  return 2;
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../../cli/command-args';
 import { parseDuration } from '../cli-options';
 import { ISSUE_8_MESH } from './mesh-generator';
 import type { AdsFlavor } from './simulated-node';
@@ -54,27 +54,17 @@ function positiveInteger(text: string | undefined, fallback: number, flag: strin
 
 /** Pure: argv → options. */
 export function parseScaleArgs(args: readonly string[], defaultOut: string): ParsedScaleArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        clients: { type: 'string' },
-        services: { type: 'string' },
-        endpoints: { type: 'string' },
-        changes: { type: 'string' },
-        delta: { type: 'boolean', default: false },
-        budget: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
-  }
-  if (values.help) return { kind: 'help' };
+  const parsed = parseCommandArgs(args, {
+    clients: { type: 'string' },
+    services: { type: 'string' },
+    endpoints: { type: 'string' },
+    changes: { type: 'string' },
+    delta: { type: 'boolean', default: false },
+    budget: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (parsed.kind !== 'run') return parsed;
+  const { values } = parsed;
   const d = DEFAULT_SCALE_OPTIONS;
   const clients = positiveInteger(values.clients, d.clients, 'clients');
   const services = positiveInteger(values.services, d.services, 'services');
