@@ -255,15 +255,19 @@ export function assignment(clusterName: string, endpoints: { port: number; weigh
   };
 }
 
-/** A bootstrap taking listeners and clusters over ADS from 127.0.0.1:`xdsPort`. */
+/**
+ * A bootstrap taking listeners and clusters over ADS from 127.0.0.1:`xdsPort`; with several
+ * ports, the xDS cluster lists them in this order (control-plane replicas to fail over between).
+ */
 export function adsBootstrap(opts: {
   adminPort: number;
-  xdsPort: number;
+  xdsPort: number | readonly number[];
   apiType?: 'GRPC' | 'DELTA_GRPC';
   nodeId?: string;
   /** node.cluster: which role a meshlet control plane gives this node. */
   nodeCluster?: string;
 }): string {
+  const xdsPorts = typeof opts.xdsPort === 'number' ? [opts.xdsPort] : opts.xdsPort;
   return `
 node: {id: ${opts.nodeId ?? 'sidecar-1'}, cluster: ${opts.nodeCluster ?? 'test'}, locality: {zone: z1}, metadata: {team: payments}}
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.adminPort}}}}
@@ -285,7 +289,7 @@ static_resources:
         explicit_http_config: {http2_protocol_options: {}}
     load_assignment:
       cluster_name: xds_cluster
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.xdsPort}}}}}]}]
+      endpoints: [{lb_endpoints: [${xdsPorts.map((port) => `{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}}}`).join(', ')}]}]
 `;
 }
 

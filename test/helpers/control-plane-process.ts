@@ -8,8 +8,8 @@ export interface ControlPlaneProcess {
   stderr(): string;
   /** Its JSON log lines so far. */
   logs(): { msg: string; level: number; [field: string]: unknown }[];
-  /** SIGTERM, then SIGKILL after 5 s; resolves with the exit code. */
-  stop(): Promise<number | null>;
+  /** Sends `signal` (SIGTERM by default; SIGKILL as a crash), then SIGKILL after 5 s; resolves with the exit code once it is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** `args`: where the mesh is (--config FILE or --registry URL) and the ADS port; the admin port is added. */
@@ -21,8 +21,8 @@ export async function startControlPlane(args: readonly string[], adminPort: numb
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const stop = (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     return exited.finally(() => clearTimeout(timer));
   };
