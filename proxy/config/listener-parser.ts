@@ -52,9 +52,12 @@ export interface ParsedListener {
   readonly source: unknown;
 }
 
+/** The clusters a route may name: a set of names, or any map keyed by them. */
+export type ClusterNames = Pick<ReadonlySet<string>, 'has'>;
+
 export interface ListenerParseContext extends SecretContext {
   /** Clusters a route may name; undefined when they come from CDS later and cannot be checked yet. */
-  readonly clusterNames: ReadonlySet<string> | undefined;
+  readonly clusterNames: ClusterNames | undefined;
 }
 
 /** The complete listener once every chain's routes are known (`tables` in chain order). */
@@ -178,7 +181,7 @@ export function compileRoutes(
   path: string,
   issues: ConfigIssue[],
   options: RouteCompileOptions,
-  clusterNames: ReadonlySet<string> | undefined,
+  clusterNames: ClusterNames | undefined,
   validateClustersByDefault: boolean,
 ): RouteTable | undefined {
   const { validate_clusters: validate = validateClustersByDefault, ...routes } = routeConfig;
@@ -284,7 +287,7 @@ function parseAccessLogs(logs: any[], path: string, issues: ConfigIssue[]): Acce
 }
 
 /** A route table naming an unknown cluster is rejected (Envoy's validate_clusters), with the path. */
-export function checkClusterReferences(routeConfig: any, path: string, clusterNames: ReadonlySet<string>, issues: ConfigIssue[]): void {
+export function checkClusterReferences(routeConfig: any, path: string, clusterNames: ClusterNames, issues: ConfigIssue[]): void {
   (routeConfig.virtual_hosts ?? []).forEach((vhost: any, v: number) => {
     (vhost.routes ?? []).forEach((route: any, r: number) => {
       const at = `${path}.virtual_hosts[${v}].routes[${r}].route`;

@@ -45,7 +45,7 @@ export class AdsConnection<Request = any, Reply = any, State = any, Response = a
     }
     const previous = this.states.get(type.api);
     const resources = this.host.resourcesFor(this, type);
-    const step = this.protocol.onRequest(previous ?? this.protocol.initial, request, resources, this.nextNonce(), previous === undefined);
+    const step = this.protocol.onRequest(previous ?? this.protocol.initial, request, resources, this.nextNonce(), previous === undefined, type);
     this.apply(type, step, undefined);
   }
 
@@ -57,7 +57,7 @@ export class AdsConnection<Request = any, Reply = any, State = any, Response = a
     if (this.node === undefined) return;
     for (const type of RESOURCE_TYPES) {
       const state = this.states.get(type.api);
-      if (state !== undefined) this.apply(type, this.protocol.onSnapshot(state, this.host.resourcesFor(this, type), this.nextNonce()), changedAt);
+      if (state !== undefined) this.apply(type, this.protocol.onSnapshot(state, this.host.resourcesFor(this, type), this.nextNonce(), type), changedAt);
     }
   }
 

@@ -22,8 +22,8 @@ export interface XdsProtocol<Request, Reply, State, Response, Nack> {
   typeUrl(request: Request): string;
   node(request: Request): NodeIdentity;
   /** `first`: the first request of this type on the stream. */
-  onRequest(state: State, request: Request, resources: ResourceSet, nonce: string, first: boolean): ProtocolStep<State, Response, Nack>;
-  onSnapshot(state: State, resources: ResourceSet, nonce: string): ProtocolStep<State, Response, Nack>;
+  onRequest(state: State, request: Request, resources: ResourceSet, nonce: string, first: boolean, type: XdsResourceType): ProtocolStep<State, Response, Nack>;
+  onSnapshot(state: State, resources: ResourceSet, nonce: string, type: XdsResourceType): ProtocolStep<State, Response, Nack>;
   encode(type: XdsResourceType, response: Response): Reply;
   /** What a NACK log line says besides node and type. */
   nackFields(nack: Nack): Record<string, unknown>;
@@ -39,7 +39,8 @@ export const SOTW: XdsProtocol<DiscoveryRequest, DiscoveryResponse, SotwState, S
   initial: SOTW_INITIAL,
   typeUrl: (request) => request.type_url,
   node: nodeOf,
-  onRequest: (state, request, resources, nonce) =>
+  // The wildcard types (LDS, CDS) are the ones whose every response must be complete.
+  onRequest: (state, request, resources, nonce, _first, type) =>
     sotwOnRequest(
       state,
       {
@@ -51,8 +52,9 @@ export const SOTW: XdsProtocol<DiscoveryRequest, DiscoveryResponse, SotwState, S
       },
       resources,
       nonce,
+      type.wildcard,
     ),
-  onSnapshot: sotwOnSnapshot,
+  onSnapshot: (state, resources, nonce, type) => sotwOnSnapshot(state, resources, nonce, type.wildcard),
   encode: (type, response) => ({
     version_info: response.versionInfo,
     resources: response.resources.map((r) => r.any),

@@ -33,7 +33,8 @@ export class ControlPlaneStats {
     name: 'meshlet_control_plane_push_latency_seconds',
     help: 'From a mesh file change being detected to the resulting response being written, by resource type',
     labelNames: ['type'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    // Up to a minute: a mesh too large for its control plane shows as a tail here, not as "> 5 s".
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
 

@@ -1,9 +1,10 @@
 /**
  * `meshlet control-plane`: serves ADS from a mesh registry (the mesh file, or etcd: see
  * registry/). It holds the last good mesh and its snapshots; when the registry reports a change
- * it rebuilds and validates everything, then lets every stream compare versions, so only nodes
- * whose resources changed receive a push. A bad change is logged (where, path, reason) and the
- * last good snapshots keep being served.
+ * it rebuilds every role's snapshot from what the last build left (only changed resources are
+ * encoded and checked again, unchanged sets stay the same objects), then lets every stream
+ * compare, so only nodes whose resources changed receive a push, of what changed. A bad change
+ * is logged (where, path, reason) and the last good snapshots keep being served.
  *
  * With mTLS in the mesh it is also the mesh CA: each node gets its certificate and the trust
  * bundle over SDS on its ADS stream (node-certificates.ts). Which identity a node gets comes
@@ -24,7 +25,7 @@ import { loadGatewayCertificates } from './gateway-certificates';
 import { certificateIssuer, loadCaDir, type CertificateIssuer } from './mesh-ca';
 import type { MeshConfig } from './mesh-config';
 import { parseMeshText, readMeshFile } from './mesh-file';
-import { buildMeshSnapshots } from './mesh-snapshots';
+import { MeshBuildCache, buildMeshSnapshots } from './mesh-snapshots';
 import { issuesOf, type MeshRegistry } from './registry/mesh-registry';
 import { NodeCertificates, type IssueReason } from './node-certificates';
 import { roleOf, roleSpiffeId } from './node-role';
@@ -73,6 +74,8 @@ export class ControlPlane implements AdsHost {
   private constructor(
     private readonly options: ControlPlaneOptions,
     private served: LoadedMesh,
+    /** So a rebuild redoes only what the change touched. */
+    private readonly buildCache: MeshBuildCache,
   ) {
     this.issuer = this.issuerFor(served);
   }
@@ -91,7 +94,8 @@ export class ControlPlane implements AdsHost {
       (issues) => plane?.rejected(issues),
     );
     try {
-      plane = new ControlPlane(options, loadedMesh(initial, registry.baseDir));
+      const buildCache = new MeshBuildCache();
+      plane = new ControlPlane(options, loadedMesh(initial, registry.baseDir, buildCache), buildCache);
       plane.ads = await startAdsServer(plane, options.address, options.port);
       if (options.adminPort !== undefined) plane.admin = await startAdminServer(plane.adminSource(), options.address, options.adminPort);
     } catch (err) {
@@ -130,7 +134,7 @@ export class ControlPlane implements AdsHost {
     let served: LoadedMesh;
     let issuer: CertificateIssuer | undefined;
     try {
-      served = loadedMesh(mesh, this.options.registry.baseDir);
+      served = loadedMesh(mesh, this.options.registry.baseDir, this.buildCache);
       issuer = this.issuerFor(served);
     } catch (err) {
       this.rejected(issuesOf(err));
@@ -287,9 +291,9 @@ export function loadMesh(file: string): LoadedMesh {
  * `baseDir`) and its snapshots, which are checked with the proxy's parsers.
  * @throws ConfigError when any of it does not load or validate
  */
-export function loadedMesh(mesh: MeshConfig, baseDir: string): LoadedMesh {
+export function loadedMesh(mesh: MeshConfig, baseDir: string, cache?: MeshBuildCache): LoadedMesh {
   const ca = loadCaDir(mesh.mtls, baseDir);
-  const snapshots = buildMeshSnapshots(mesh, loadGatewayCertificates(mesh.gateways, baseDir));
+  const snapshots = buildMeshSnapshots(mesh, loadGatewayCertificates(mesh.gateways, baseDir), cache);
   const digest = createHash('sha256').update(JSON.stringify(mesh)).digest('hex');
   return { mesh, ca, snapshots, digest, loadedAt: new Date() };
 }

@@ -12,9 +12,8 @@
  * - one response at a time, as in SotW; a NACK leaves the client at its previous versions and
  *   the rejected versions are not resent until they change.
  */
-import { combinedVersion } from './resource-version';
 import type { ResourceSet, VersionedResource } from './snapshot';
-import { NOTHING, deltaSubscription, isSubscribed, subscribedResources, type Subscription } from './subscription';
+import { NOTHING, changedNames, deltaSubscription, isSubscribed, subscribed, type Subscription } from './subscription';
 
 export interface DeltaRequest {
   readonly subscribe: readonly string[];
@@ -45,6 +44,8 @@ export interface DeltaState {
   };
   /** Versions the client rejected: name → version. */
   readonly rejected: ReadonlyMap<string, string>;
+  /** The set the last decision was made on: the same set again changes nothing. */
+  readonly basis?: ResourceSet;
 }
 
 export const DELTA_INITIAL: DeltaState = { subscription: NOTHING, known: new Map(), forced: new Set(), rejected: new Map() };
@@ -94,13 +95,18 @@ export function deltaOnRequest(state: DeltaState, request: DeltaRequest, resourc
 
 /** A new snapshot: push what changed for this client. */
 export function deltaOnSnapshot(state: DeltaState, resources: ResourceSet, nonce: string): DeltaStep {
-  return decide(state, resources, nonce);
+  // Only a request changes the state a decision depends on, and it decides again itself; so
+  // since the last decision only the names whose resources differ from its set can need sending.
+  if (resources === state.basis) return { state };
+  return decide(state, resources, nonce, state.basis && changedNames(state.basis, resources));
 }
 
-function decide(state: DeltaState, resources: ResourceSet, nonce: string): DeltaStep {
+/** `candidates`: the names that may need sending; every name the client has or wants when undefined. */
+function decide(state: DeltaState, resources: ResourceSet, nonce: string, candidates?: Iterable<string>): DeltaStep {
   if (state.inFlight !== undefined) return { state };
   const { subscription, known, forced, rejected } = state;
-  const candidates = new Set([...subscribedResources(subscription, resources).map((r) => r.name), ...subscription.names, ...forced, ...known.keys()]);
+  const covered = subscribed(subscription, resources);
+  candidates ??= new Set([...covered.resources.map((r) => r.name), ...subscription.names, ...forced, ...known.keys()]);
   const updated: VersionedResource[] = [];
   const removed: string[] = [];
   for (const name of candidates) {
@@ -112,7 +118,7 @@ function decide(state: DeltaState, resources: ResourceSet, nonce: string): Delta
       removed.push(name);
     }
   }
-  const settled: DeltaState = { ...state, forced: new Set() };
+  const settled: DeltaState = { ...state, forced: new Set(), basis: resources };
   if (updated.length === 0 && removed.length === 0) return { state: settled };
 
   const nextKnown = new Map(known);
@@ -125,6 +131,6 @@ function decide(state: DeltaState, resources: ResourceSet, nonce: string): Delta
   };
   return {
     state: { ...settled, known: nextKnown, inFlight },
-    response: { systemVersionInfo: combinedVersion(subscribedResources(subscription, resources)), resources: updated, removed, nonce },
+    response: { systemVersionInfo: covered.version, resources: updated, removed, nonce },
   };
 }

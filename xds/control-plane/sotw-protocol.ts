@@ -7,11 +7,13 @@
  * - one response at a time: the next is sent once the previous one is ACKed or NACKed;
  * - a response is sent when the subscribed resources' version differs from the one the client
  *   last ACKed, or the subscription changed (newly named resources must be sent even if unchanged);
- * - a version the client NACKed is never sent again: only a change produces a new version.
+ * - a version the client NACKed is never sent again: only a change produces a new version;
+ * - Listener and Cluster responses hold every subscribed resource (one missing is deleted);
+ *   for the other types ("Grouping Resources into Responses") a response holds only what the
+ *   client does not have yet, so a change of one service's endpoints sends one assignment.
  */
-import { combinedVersion } from './resource-version';
 import type { ResourceSet, VersionedResource } from './snapshot';
-import { NOTHING, sotwSubscription, subscribedResources, subscriptionKey, type Subscription } from './subscription';
+import { NOTHING, changedSince, sotwSubscription, subscribed, subscriptionKey, type Subscribed, type Subscription } from './subscription';
 
 export interface SotwRequest {
   readonly versionInfo: string;
@@ -29,13 +31,17 @@ export interface SotwResponse {
 
 export interface SotwState {
   readonly subscription: Subscription;
-  /** The latest response: its nonce, version, and the subscription it answered. */
-  readonly sent?: { readonly nonce: string; readonly version: string; readonly subscription: string };
+  /** The latest response: its nonce, version, the subscription it answered, and what the client held before it. */
+  readonly sent?: { readonly nonce: string; readonly version: string; readonly subscription: string; readonly heldBefore: Subscribed | undefined };
+  /** What the client holds, counting the latest response as applied. */
+  readonly held?: Subscribed;
   readonly awaitingAck: boolean;
   /** The version the client rejected most recently. */
   readonly nacked?: string;
   /** The version the client acknowledged most recently. */
   readonly acked?: string;
+  /** The set the last decision was made on: the same set again changes nothing. */
+  readonly basis?: ResourceSet;
 }
 
 export const SOTW_INITIAL: SotwState = { subscription: NOTHING, awaitingAck: false };
@@ -49,8 +55,11 @@ export interface SotwStep {
   readonly stale?: boolean;
 }
 
-/** `nonce` is used only if a response is sent. */
-export function sotwOnRequest(state: SotwState, request: SotwRequest, resources: ResourceSet, nonce: string): SotwStep {
+/**
+ * `nonce` is used only if a response is sent; `complete`: every response holds every subscribed
+ * resource (LDS, CDS).
+ */
+export function sotwOnRequest(state: SotwState, request: SotwRequest, resources: ResourceSet, nonce: string, complete = true): SotwStep {
   const answers = request.responseNonce !== '' && state.sent !== undefined;
   if (answers && request.responseNonce !== state.sent!.nonce) return { state, stale: true };
   let next: SotwState = { ...state, subscription: sotwSubscription(state.subscription, request.resourceNames), awaitingAck: false };
@@ -59,29 +68,33 @@ export function sotwOnRequest(state: SotwState, request: SotwRequest, resources:
     const version = state.sent!.version;
     if (request.errorDetail !== undefined) {
       nack = { version, kept: request.versionInfo, message: request.errorDetail };
-      next = { ...next, nacked: version };
+      next = { ...next, nacked: version, held: state.sent!.heldBefore };
     } else {
       next = { ...next, acked: version, nacked: undefined };
     }
   }
-  return { ...decide(next, resources, nonce), ...(nack && { nack }) };
+  return { ...decide(next, resources, nonce, complete), ...(nack && { nack }) };
 }
 
 /** A new snapshot: push if what this client subscribes to changed. */
-export function sotwOnSnapshot(state: SotwState, resources: ResourceSet, nonce: string): SotwStep {
-  return decide(state, resources, nonce);
+export function sotwOnSnapshot(state: SotwState, resources: ResourceSet, nonce: string, complete = true): SotwStep {
+  // Only a request changes the state a decision depends on, and it decides again itself.
+  if (resources === state.basis) return { state };
+  return decide(state, resources, nonce, complete);
 }
 
-function decide(state: SotwState, resources: ResourceSet, nonce: string): SotwStep {
+function decide(state: SotwState, resources: ResourceSet, nonce: string, complete: boolean): SotwStep {
   if (state.awaitingAck) return { state };
-  const desired = subscribedResources(state.subscription, resources);
-  const version = combinedVersion(desired);
+  const desired = subscribed(state.subscription, resources);
+  const { version } = desired;
   const subscription = subscriptionKey(state.subscription);
-  if (version === state.nacked) return { state };
+  const settled = { ...state, basis: resources };
+  if (version === state.nacked) return { state: settled };
   // What the client runs is what it last ACKed (after a NACK, not what was sent last).
-  if (state.sent !== undefined && state.acked === version && state.sent.subscription === subscription) return { state };
+  if (state.sent !== undefined && state.acked === version && state.sent.subscription === subscription) return { state: settled };
+  const { held } = state;
   return {
-    state: { ...state, sent: { nonce, version, subscription }, awaitingAck: true },
-    response: { versionInfo: version, resources: desired, nonce },
+    state: { ...settled, sent: { nonce, version, subscription, heldBefore: held }, held: desired, awaitingAck: true },
+    response: { versionInfo: version, resources: complete ? desired.resources : changedSince(held, desired), nonce },
   };
 }

@@ -84,3 +84,24 @@ t.test('NACK: the client keeps its versions; the rejected version is not resent,
   t.same(sent(deltaOnSnapshot(nack.state, resources({ a: 'fixed', b: '1' }), 'n3')), { a: 'fixed' });
   t.equal(deltaOnSnapshot(nack.state, resources({ a: '1', b: '1' }), 'n3').response, undefined, 'back to what the client holds: nothing to send');
 });
+
+t.test('the same set again decides nothing; a request still decides on it', async (t) => {
+  const set = resources({ a: '1', b: '1' });
+  const state = subscribed({ subscribe: ['*'] }, set);
+  t.equal(deltaOnSnapshot(state, set, 'n3').state, state, 'the state object itself is returned');
+  const dropped = deltaOnRequest(state, request({ unsubscribe: ['*'], subscribe: ['a'] }), set, 'n3', false);
+  t.same(dropped.response?.removed, ['b'], 'a subscription change on the same set is answered');
+});
+
+t.test('a new set that shares resource objects with the last one: what differs is sent, what is gone removed', async (t) => {
+  const before = resources({ a: '1', b: '1', c: '1' });
+  const state = subscribed({ subscribe: ['*'] }, before);
+  const after = new Map(before);
+  after.set('b', resources({ b: '2' }).get('b')!);
+  after.delete('c');
+  const step = deltaOnSnapshot(state, after, 'n3');
+  t.same(sent(step), { b: '2' });
+  t.same(step.response!.removed, ['c']);
+  const acked = deltaOnRequest(step.state, request({ responseNonce: 'n3' }), after, 'n4', false);
+  t.same([...acked.state.known], [['a', '1'], ['b', '2']], 'the client holds a and the new b');
+});

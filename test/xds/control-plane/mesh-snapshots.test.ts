@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ConfigError } from '../../../xds/config-error';
 import { decodeAny } from '../../../xds/proto-json';
-import { buildMeshSnapshots } from '../../../xds/control-plane/mesh-snapshots';
+import { MeshBuildCache, buildMeshSnapshots } from '../../../xds/control-plane/mesh-snapshots';
 import { parseMesh } from '../../../xds/control-plane/mesh-parser';
 import { roleOf } from '../../../xds/control-plane/node-role';
 import { ResourceEncoder, buildSnapshot, type Snapshot } from '../../../xds/control-plane/snapshot';
@@ -155,12 +155,12 @@ t.test('a snapshot the proxy would reject is reported with the resource and path
   const snapshot = buildSnapshot(
     'test',
     [
-      {
+      encoder.layer('test', {
         CDS: [{ name: 'a', json: { name: 'a', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, lb_policy: 'MAGLEV' } }],
         EDS: [],
         LDS: [{ name: 'l', json: { name: 'l', api_listener: { api_listener: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', stat_prefix: 'l', rds: { config_source: { ads: {} }, route_config_name: 'missing' } } } }, onDemand: true }],
         RDS: [{ name: 'r', json: { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { safe_regex: { regex: '(?=x)' } }, route: { cluster: 'b' } }] }] } }], SDS: [],
-      },
+      }),
     ],
     encoder,
   );
@@ -177,7 +177,7 @@ t.test('a snapshot the proxy would reject is reported with the resource and path
 
 t.test('generated resources that do not decode are issues too, and buildMeshSnapshots throws them all', async (t) => {
   const encoder = new ResourceEncoder();
-  buildSnapshot('test', [{ CDS: [{ name: 'a', json: { name: 'a', connect_timeout: 'soon' } }], EDS: [], LDS: [], RDS: [], SDS: [] }], encoder);
+  buildSnapshot('test', [encoder.layer('test', { CDS: [{ name: 'a', json: { name: 'a', connect_timeout: 'soon' } }], EDS: [], LDS: [], RDS: [], SDS: [] })], encoder);
   t.match(encoder.issues, [{ path: 'CDS["a"].connect_timeout', message: /duration/ }]);
   t.throws(() => buildMeshSnapshots({ services: [], gateways: [{ name: 'g', address: '127.0.0.1', port: 80, hosts: ['*'], routes: [{ match: { prefix: '/', headers: [] }, to: [{ service: 'nope', weight: 1 }] }], spiffeId: 'spiffe://cluster.local/ns/default/sa/g' }], mtls: { enabled: false, trustDomain: 'cluster.local', certTtlMs: 3_600_000 } }), ConfigError);
 });
@@ -288,4 +288,22 @@ t.test('authorization: an RBAC filter before the router, on every chain of the i
   }
   const web = mtls.get('sidecar:web')!.resources.LDS.get('inbound')!.json as any;
   t.same(web.filter_chains[0].filters[0].typed_config.http_filters.map((f: any) => f.name), ['envoy.filters.http.router'], 'no authorization: no RBAC filter');
+});
+
+t.test('a rebuild with the last build cache reuses what did not change, down to the set objects', async (t) => {
+  const cache = new MeshBuildCache();
+  const before = buildMeshSnapshots(parseMesh(MESH), undefined, cache);
+  const changed = structuredClone(MESH);
+  changed.services.api.endpoints[0].port = 9091;
+  const after = buildMeshSnapshots(parseMesh(changed), undefined, cache);
+  for (const [role, snapshot] of after) {
+    const old = before.get(role)!;
+    for (const api of ['SDS', 'CDS', 'LDS', 'RDS'] as const) t.equal(snapshot.resources[api], old.resources[api], `${role} ${api}: the same set`);
+    t.not(snapshot.resources.EDS, old.resources.EDS, `${role} EDS: a new set`);
+    t.equal(snapshot.resources.EDS.get('web'), old.resources.EDS.get('web'), `${role}: the unchanged assignment is the same object`);
+  }
+  t.equal(after.get('sidecar:web')!.resources.EDS, after.get('gateway:edge')!.resources.EDS, 'one EDS set for every role that has nothing of its own');
+  const unchanged = buildMeshSnapshots(parseMesh(changed), undefined, cache);
+  t.same([...unchanged.values()].map((s) => s.version), [...after.values()].map((s) => s.version));
+  t.equal(unchanged.get('sidecar:api')!.resources.CDS, after.get('sidecar:api')!.resources.CDS, 'layered sets are reused too');
 });

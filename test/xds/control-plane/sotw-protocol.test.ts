@@ -79,3 +79,38 @@ t.test('a new stream (empty nonce) is answered even at the version the client sa
   const reconnect = sotwOnRequest(SOTW_INITIAL, request({ versionInfo: first.response!.versionInfo }), set, 'n1');
   t.same(names(reconnect), ['a']);
 });
+
+t.test('types other than LDS and CDS: a response holds only what the client does not have yet', async (t) => {
+  const partial = false;
+  const ackOf = (step: { response?: { versionInfo: string; nonce: string } }, names: string[]) =>
+    request({ resourceNames: names, responseNonce: step.response!.nonce, versionInfo: step.response!.versionInfo });
+  const first = sotwOnRequest(SOTW_INITIAL, request({ resourceNames: ['a', 'b'] }), resources({ a: '1', b: '1' }), 'n1', partial);
+  t.same(names(first), ['a', 'b'], 'the first response holds everything named');
+  let state = sotwOnRequest(first.state, ackOf(first, ['a', 'b']), resources({ a: '1', b: '1' }), 'n2', partial).state;
+
+  const change = sotwOnSnapshot(state, resources({ a: '1', b: '2' }), 'n2', partial);
+  t.same(names(change), ['b'], 'one changed resource, one resource sent');
+  t.not(change.response!.versionInfo, first.response!.versionInfo, 'under the version of everything subscribed');
+  state = sotwOnRequest(change.state, ackOf(change, ['a', 'b']), resources({ a: '1', b: '2' }), 'n3', partial).state;
+
+  const more = sotwOnRequest(state, request({ resourceNames: ['a', 'b', 'c'], responseNonce: 'n2', versionInfo: change.response!.versionInfo }), resources({ a: '1', b: '2', c: '1' }), 'n3', partial);
+  t.same(names(more), ['c'], 'a newly named resource');
+
+  const bad = sotwOnSnapshot(state, resources({ a: '1', b: 'bad' }), 'n3', partial);
+  const nack = sotwOnRequest(bad.state, { ...ackOf(bad, ['a', 'b']), versionInfo: change.response!.versionInfo, errorDetail: 'b: broken' }, resources({ a: '1', b: 'bad' }), 'n4', partial);
+  t.equal(nack.response, undefined);
+  t.same(names(sotwOnSnapshot(nack.state, resources({ a: '2', b: 'bad' }), 'n4', partial)), ['a', 'b'], 'after a NACK the client still has the old b: the next change sends it again');
+
+  const dropped = sotwOnRequest(state, request({ resourceNames: ['a'], responseNonce: 'n2', versionInfo: change.response!.versionInfo }), resources({ a: '1', b: '2' }), 'n3', partial);
+  const again = sotwOnRequest(dropped.state, request({ resourceNames: ['a', 'b'], responseNonce: 'n3', versionInfo: dropped.response!.versionInfo }), resources({ a: '1', b: '2' }), 'n4', partial);
+  t.same(names(again), ['b'], 'named again after being dropped: sent again');
+});
+
+t.test('the same set again decides nothing: a push to a stream whose resources did not change is free', async (t) => {
+  const set = resources({ a: '1' });
+  const first = sotwOnRequest(SOTW_INITIAL, request({}), set, 'n1');
+  const acked = sotwOnRequest(first.state, request({ responseNonce: 'n1', versionInfo: first.response!.versionInfo }), set, 'n2');
+  const same = sotwOnSnapshot(acked.state, set, 'n2');
+  t.equal(same.state, acked.state, 'the state object itself is returned');
+  t.same(names(sotwOnSnapshot(acked.state, resources({ a: '2' }), 'n2')), ['a'], 'a different set is looked at');
+});
