@@ -1,5 +1,6 @@
 import { Client, connectivityState, credentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { Http2Keepalive } from '../proxy/cluster/cluster-config';
 import type { AdsProtocol } from './ads-protocol';
 import { currentControlPlane, firstControlPlane, nextControlPlane, type ControlPlaneRotation } from './control-plane-endpoints';
 import { Backoff } from './xds-backoff';
@@ -20,6 +21,8 @@ export interface AdsClientOptions {
   readonly target: string | readonly string[];
   /** How long a stream waits for its connection before it moves on (the ADS cluster's connect_timeout). */
   readonly connectTimeoutMs?: number;
+  /** The ADS cluster's connection_keepalive: a replica that stops answering PINGs is left for the next. */
+  readonly keepalive?: Http2Keepalive;
   /** The Node message; sent on the first request of each stream, or on every request. */
   readonly node: object;
   readonly nodeOnFirstMessageOnly: boolean;
@@ -95,9 +98,13 @@ export class AdsClient<S, Req, Res extends { readonly type_url: string }> {
     // A channel per stream, closed when the stream ends: the next stream, to whichever endpoint,
     // connects afresh (a connection stuck in its handshake is not waited on again), and only the
     // stream's backoff spaces attempts, never a channel's reconnect backoff of its own.
+    const { keepalive } = this.options;
     const client = new Client(target, credentials.createInsecure(), {
       // A mesh's clusters and endpoints easily exceed gRPC's 4 MB default in one SotW response.
       'grpc.max_receive_message_length': -1,
+      // A frozen replica (or a dead path to it) keeps the TCP connection open: only unanswered
+      // PINGs tell. Off unless configured, as in Envoy: servers may refuse frequent PINGs.
+      ...(keepalive && { 'grpc.keepalive_time_ms': keepalive.intervalMs, 'grpc.keepalive_timeout_ms': keepalive.timeoutMs }),
     });
     const method = this.protocol.method();
     const call = client.makeBidiStreamRequest(method.path, method.serialize, method.deserialize);

@@ -44,9 +44,11 @@ export class XdsConfig implements AdsHandler {
     private readonly log: Logger,
     private readonly stats: ProxyStats,
   ) {
+    const adsCluster = bootstrap.clusters.find((c) => c.name === ads.clusterName);
     const options = {
       target: ads.endpoints.map(grpcTarget),
-      connectTimeoutMs: bootstrap.clusters.find((c) => c.name === ads.clusterName)?.connectTimeoutMs,
+      connectTimeoutMs: adsCluster?.connectTimeoutMs,
+      keepalive: adsCluster?.http2Keepalive,
       node: nodeMessage(bootstrap.node),
       nodeOnFirstMessageOnly: ads.nodeOnFirstMessageOnly,
     };

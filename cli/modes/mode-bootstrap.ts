@@ -44,7 +44,11 @@ function xdsCluster(endpoints: readonly HostPort[]): object {
     type: endpoints.every((e) => isIP(e.host) !== 0) ? 'STATIC' : 'STRICT_DNS',
     connect_timeout: '1s',
     typed_extension_protocol_options: {
-      [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } },
+      [HTTP_PROTOCOL_OPTIONS]: {
+        '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
+        // Istio's values for its xDS connection: a replica that froze is left within 40 s.
+        explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
+      },
     },
     load_assignment: {
       cluster_name: XDS_CLUSTER,

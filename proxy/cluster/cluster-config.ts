@@ -29,6 +29,13 @@ export interface EndpointAssignment {
 /** What the cluster speaks upstream: HttpProtocolOptions' explicit HTTP/1.1 or HTTP/2, or the downstream's protocol. */
 export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
 
+/** HTTP/2 PINGs (Envoy's connection_keepalive). */
+export interface Http2Keepalive {
+  readonly intervalMs: number;
+  /** Unanswered this long, the connection is dropped. */
+  readonly timeoutMs: number;
+}
+
 /** A cluster as parsed once from config; immutable. */
 export interface ClusterConfig {
   readonly name: string;
@@ -48,6 +55,8 @@ export interface ClusterConfig {
   /** 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
   readonly upstreamProtocol: UpstreamProtocol;
+  /** Of the ADS cluster only (its gRPC channel's PINGs); undefined = none, Envoy's default. */
+  readonly http2Keepalive: Http2Keepalive | undefined;
   /** The DEFAULT-priority circuit breakers' `max_connections` (cluster-wide). */
   readonly maxConnections: number;
   /** `circuit_breakers.thresholds[]` for priority DEFAULT (Envoy's defaults when absent). */

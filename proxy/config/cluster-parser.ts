@@ -2,7 +2,7 @@ import type { ConfigIssue } from '../../xds/config-error';
 import type { LoadBalancerOptions } from '../balancer/load-balancer';
 import type { LocalLocality, ZoneAwareOptions } from '../balancer/zone-aware';
 import { DEFAULT_RETRY_BUDGET, DEFAULT_THRESHOLDS, type CircuitBreakerThresholds } from '../cluster/circuit-breakers';
-import type { ClusterConfig, DiscoveryType, EndpointAssignment, EndpointConfig, UpstreamProtocol } from '../cluster/cluster-config';
+import type { ClusterConfig, DiscoveryType, EndpointAssignment, EndpointConfig, Http2Keepalive, UpstreamProtocol } from '../cluster/cluster-config';
 import type { HealthCheckConfig, HttpCheckConfig, TcpCheckConfig } from '../cluster/health-checker';
 import { DEFAULT_OUTLIER_DETECTION, type OutlierDetectionConfig } from '../cluster/outlier-detector';
 import { checkAdsConfigSource } from './config-source';
@@ -56,6 +56,7 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[], 
     idleTimeoutMs: protocol.idleTimeoutMs,
     maxRequestsPerConnection: protocol.maxRequestsPerConnection,
     upstreamProtocol: protocol.upstreamProtocol,
+    http2Keepalive: protocol.http2Keepalive,
     maxConnections: breakers.defaults.maxConnections,
     circuitBreakers: breakers.defaults,
     circuitBreakersHigh: breakers.high,
@@ -359,9 +360,9 @@ function parseProtocolOptions(
   path: string,
   issues: ConfigIssue[],
   grpc: boolean,
-): { idleTimeoutMs: number; maxRequestsPerConnection: number; upstreamProtocol: UpstreamProtocol } {
+): { idleTimeoutMs: number; maxRequestsPerConnection: number; upstreamProtocol: UpstreamProtocol; http2Keepalive: Http2Keepalive | undefined } {
   // Shorter than common app servers' keep-alive (node: 5 s), so the proxy, not the app, closes idle connections.
-  const defaults = { idleTimeoutMs: 4000, maxRequestsPerConnection: 0, upstreamProtocol: 'http1' as const };
+  const defaults = { idleTimeoutMs: 4000, maxRequestsPerConnection: 0, upstreamProtocol: 'http1' as const, http2Keepalive: undefined };
   if (options === undefined) return defaults;
   for (const key of Object.keys(options)) {
     if (key !== HTTP_PROTOCOL_OPTIONS) issues.push({ path: `${path}.${key}`, message: 'not supported by meshlet' });
@@ -374,8 +375,10 @@ function parseProtocolOptions(
   onlyFields(explicit, `${at}.explicit_http_config`, ['http_protocol_options', 'http2_protocol_options'], issues);
   // Settings of either codec are Envoy tuning knobs meshlet leaves to node and undici; naming one is an error, an empty block chooses the protocol.
   onlyFields(explicit?.http_protocol_options, `${at}.explicit_http_config.http_protocol_options`, [], issues);
-  // The ADS cluster's HTTP/2 settings are grpc-js's business.
-  if (!grpc) onlyFields(explicit?.http2_protocol_options, `${at}.explicit_http_config.http2_protocol_options`, [], issues);
+  // The ADS cluster's HTTP/2 settings are grpc-js's business, but for its PINGs.
+  const http2At = `${at}.explicit_http_config.http2_protocol_options`;
+  if (!grpc) onlyFields(explicit?.http2_protocol_options, http2At, [], issues);
+  const http2Keepalive = grpc ? parseConnectionKeepalive(explicit?.http2_protocol_options?.connection_keepalive, `${http2At}.connection_keepalive`, issues) : undefined;
   onlyFields(http.use_downstream_protocol_config, `${at}.use_downstream_protocol_config`, ['http_protocol_options', 'http2_protocol_options'], issues);
   const common = http.common_http_protocol_options;
   onlyFields(common, `${at}.common_http_protocol_options`, ['idle_timeout', 'max_requests_per_connection'], issues);
@@ -383,5 +386,19 @@ function parseProtocolOptions(
     idleTimeoutMs: common?.idle_timeout ?? defaults.idleTimeoutMs,
     maxRequestsPerConnection: common?.max_requests_per_connection ?? 0,
     upstreamProtocol: http.use_downstream_protocol_config !== undefined ? 'downstream' : explicit?.http2_protocol_options !== undefined ? 'http2' : 'http1',
+    http2Keepalive,
   };
+}
+
+/**
+ * Envoy's KeepaliveSettings: a PING every `interval` (none when zero or unset), the connection
+ * dropped when one is not answered within `timeout`, so a peer that froze, or a network path
+ * that silently died, is noticed without waiting for TCP.
+ */
+function parseConnectionKeepalive(keepalive: any, path: string, issues: ConfigIssue[]): Http2Keepalive | undefined {
+  if (keepalive === undefined) return undefined;
+  // The proto's own rules require the timeout (checked when it is decoded).
+  onlyFields(keepalive, path, ['interval', 'timeout'], issues);
+  const intervalMs: number = keepalive.interval ?? 0;
+  return intervalMs > 0 ? { intervalMs, timeoutMs: keepalive.timeout } : undefined;
 }

@@ -107,7 +107,7 @@ t.test('modeBootstrap: ADS for LDS and CDS, the node, admin, and the control pla
         typed_extension_protocol_options: {
           'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
             '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-            explicit_http_config: { http2_protocol_options: {} },
+            explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
           },
         },
         load_assignment: {

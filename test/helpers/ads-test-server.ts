@@ -266,6 +266,8 @@ export function adsBootstrap(opts: {
   nodeId?: string;
   /** node.cluster: which role a meshlet control plane gives this node. */
   nodeCluster?: string;
+  /** The ADS cluster's connection_keepalive, e.g. `{interval: 1s, timeout: 1s}`. */
+  keepalive?: string;
 }): string {
   const xdsPorts = typeof opts.xdsPort === 'number' ? [opts.xdsPort] : opts.xdsPort;
   return `
@@ -286,7 +288,7 @@ static_resources:
     typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {http2_protocol_options: {}}
+        explicit_http_config: {http2_protocol_options: {${opts.keepalive === undefined ? '' : `connection_keepalive: ${opts.keepalive}`}}}
     load_assignment:
       cluster_name: xds_cluster
       endpoints: [{lb_endpoints: [${xdsPorts.map((port) => `{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}}}`).join(', ')}]}]

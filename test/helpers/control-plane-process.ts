@@ -5,6 +5,7 @@ import { MESHLET_BIN } from './proxy-process';
 
 export interface ControlPlaneProcess {
   readonly adminUrl: string;
+  readonly pid: number;
   stderr(): string;
   /** Its JSON log lines so far. */
   logs(): { msg: string; level: number; [field: string]: unknown }[];
@@ -44,5 +45,5 @@ export async function startControlPlane(args: readonly string[], adminPort: numb
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l));
-  return { adminUrl, stderr: () => err, logs, stop };
+  return { adminUrl, pid: child.pid!, stderr: () => err, logs, stop };
 }

@@ -115,3 +115,20 @@ t.test('RDS and EDS need the ADS stream; EDS clusters take no load_assignment; H
     'static_resources.clusters[3].typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.max_concurrent_streams: not supported by meshlet',
   ]);
 });
+
+t.test("the ADS cluster's connection_keepalive: PINGs for its gRPC channel; a timeout is required", async (t) => {
+  const keepalive = (settings: object | undefined) => {
+    const doc = base();
+    doc.static_resources.clusters[0].typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config = {
+      http2_protocol_options: { max_concurrent_streams: 100, ...(settings && { connection_keepalive: settings }) },
+    };
+    return doc;
+  };
+  const adsCluster = (doc: unknown) => parseBootstrap(doc).clusters.find((c) => c.name === 'xds_cluster')!;
+  t.same(adsCluster(keepalive({ interval: '30s', timeout: '10s' })).http2Keepalive, { intervalMs: 30_000, timeoutMs: 10_000 });
+  t.equal(adsCluster(keepalive(undefined)).http2Keepalive, undefined, 'none unless configured, as in Envoy');
+  t.equal(adsCluster(keepalive({ timeout: '10s' })).http2Keepalive, undefined, 'no interval: no PINGs');
+  const at = 'static_resources.clusters[0].typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.connection_keepalive';
+  t.same(problems(keepalive({ interval: '1s' })), [`${at}.timeout: value is required`]);
+  t.same(problems(keepalive({ interval: '1s', timeout: '1s', interval_jitter: { value: 15 } })), [`${at}.interval_jitter: not supported by meshlet`]);
+});

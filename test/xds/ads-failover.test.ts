@@ -35,7 +35,7 @@ const LOAD_MAX_MS = 5000;
 // ---------------------------------------------------------------------------------------------
 
 /** Two replicas on one mesh file, echo upstreams v1 and v2, and a proxy on both replicas. */
-async function setUp(t: tap.Test, apiType: 'GRPC' | 'DELTA_GRPC') {
+async function setUp(t: tap.Test, apiType: 'GRPC' | 'DELTA_GRPC', keepalive?: string) {
   const echo = { v1: await freePort(), v2: await freePort() };
   const servers = [await startEchoServer('v1', echo.v1), await startEchoServer('v2', echo.v2)];
   t.teardown(async () => {
@@ -59,7 +59,7 @@ async function setUp(t: tap.Test, apiType: 'GRPC' | 'DELTA_GRPC') {
   t.teardown(async () => {
     await proxy?.stop('SIGKILL');
   });
-  const bootstrap = adsBootstrap({ adminPort: proxyAdminPort, xdsPort: [a.port, b.port], apiType, nodeId: 'ingress-1', nodeCluster: 'ingress' });
+  const bootstrap = adsBootstrap({ adminPort: proxyAdminPort, xdsPort: [a.port, b.port], apiType, nodeId: 'ingress-1', nodeCluster: 'ingress', keepalive });
   proxy = await startProxy(bootstrap, proxyAdminPort, ['--log-level', 'info']);
   const url = `http://127.0.0.1:${gatewayPort}/`;
   return {
@@ -132,3 +132,20 @@ for (const apiType of ['GRPC', 'DELTA_GRPC'] as const) {
     t.equal(await untilServedBy(url, 'v2'), 'v2', 'and took the edit from it', diagnostics());
   });
 }
+
+t.test('a replica that freezes keeps its connection open: unanswered PINGs (connection_keepalive) move the proxy to the other', async (t) => {
+  const { a, b, proxy, url, routeToV2, diagnostics } = await setUp(t, 'GRPC', '{interval: 0.5s, timeout: 0.5s}');
+  t.equal(await connectedAt(proxy.adminUrl, a.address), a.address, diagnostics());
+  const load = steadyLoad(url, { maxMs: LOAD_MAX_MS });
+  await sleep(300);
+  const frozenAt = Date.now();
+  process.kill(a.pid, 'SIGSTOP');
+  t.teardown(() => void a.stop('SIGKILL'));
+  const onB = await connectedAt(proxy.adminUrl, b.address);
+  const movedMs = Date.now() - frozenAt;
+  const { done, failures } = await load.stop();
+  t.equal(onB, b.address, `on the other replica ${movedMs} ms after the freeze`, diagnostics());
+  t.same(failures, [], `no request failed (of ${done})`, failures.length > 0 ? diagnostics() : {});
+  routeToV2();
+  t.equal(await untilServedBy(url, 'v2'), 'v2', 'an edit made afterwards reaches the proxy from B', diagnostics());
+});
