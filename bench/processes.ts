@@ -145,6 +145,17 @@ export class ProcessRegistry {
   }
 }
 
+/** Calls `onLine` with each line a child writes on stderr, as it comes (the registry keeps only a bounded tail). */
+export function onStderrLines(t: Tracked, onLine: (line: string) => void): void {
+  let pending = '';
+  t.child.stderr?.on('data', (d: Buffer) => {
+    pending += d.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (line.trim() !== '') onLine(line);
+  });
+}
+
 function killGroup(t: Tracked, signal: NodeJS.Signals): void {
   if (t.pid <= 0) return;
   try {

@@ -1,7 +1,8 @@
 /**
  * The control-plane scale benchmark (issue 8): thin I/O around the pure parts. Generates the
- * mesh, starts `meshlet control-plane` on core 0 and the client worker (scale-worker.ts) on
- * core 1, and writes bench/results/<date>-control-plane-scale.{json,md}. Every process is in the
+ * mesh and provides it (a file, or etcd with registrations: mesh-source.ts), starts
+ * `meshlet control-plane` on core 0 and the client worker (scale-worker.ts) on core 1, and
+ * writes bench/results/<date>-control-plane-scale[-etcd].{json,md}. Every process is in the
  * harness' ProcessRegistry (killed on exit, SIGINT/SIGTERM, and by the reaper if this dies), and
  * every wait is bounded by the run's budget.
  *
@@ -13,12 +14,13 @@ import path from 'node:path';
 import { freePort, waitFor200 } from '../http-probe';
 import { cpuModel, osDescription, packageVersion } from '../machine-info';
 import { clockTicksPerSecond } from '../proc-sampler';
-import { isPinningAvailable, pinned, ProcessRegistry, type Tracked } from '../processes';
+import { isPinningAvailable, onStderrLines, pinned, ProcessRegistry, type Tracked } from '../processes';
 import { localDate } from '../run-bench';
 import { CLIENT_CORE, PROXY_CORE } from '../systems';
 import { parseWithInfinity, stringifyWithInfinity } from './json';
-import { meshShape, plannedMoves, scaleMeshYaml, type ScaleMeshOptions } from './mesh-generator';
-import { renderScaleMarkdown } from './scale-markdown';
+import { meshShape, plannedMoves, type ScaleMeshOptions } from './mesh-generator';
+import { provideMesh, type MeshSource } from './mesh-source';
+import { renderScaleMarkdown, resultBaseName } from './scale-markdown';
 import { parseScaleArgs, SCALE_HELP, type ScaleOptions } from './scale-options';
 import { reloadTimes, summarizeScale, type ScaleMachine, type ScaleResult } from './scale-summary';
 import type { WorkerConfig, WorkerResult } from './scale-types';
@@ -49,17 +51,6 @@ function machine(): ScaleMachine {
     pinning: isPinningAvailable(),
     versions,
   };
-}
-
-/** Calls `onLine` with each line a child writes on stderr, as it comes (the registry keeps only a bounded tail). */
-function onStderrLines(t: Tracked, onLine: (line: string) => void): void {
-  let pending = '';
-  t.child.stderr?.on('data', (d: Buffer) => {
-    pending += d.toString('utf8');
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) if (line.trim() !== '') onLine(line);
-  });
 }
 
 /** pino's level of a JSON log line (40 = warn); 50 for anything that is not one, e.g. a crash's stack. */
@@ -93,7 +84,6 @@ export async function runControlPlaneScale(options: ScaleOptions, command: strin
   const removeTmp = (): void => rmSync(tmp, { recursive: true, force: true });
   const removeHooks = procs.installExitHooks(removeTmp);
   const mesh: ScaleMeshOptions = { services: options.services, endpointsPerService: options.endpointsPerService, routedEvery: 100 };
-  const text = scaleMeshYaml(mesh);
   const result: ScaleResult = {
     schema: 'meshlet-control-plane-scale/1',
     date: localDate(started),
@@ -103,28 +93,34 @@ export async function runControlPlaneScale(options: ScaleOptions, command: strin
     command,
     options,
     machine: machine(),
-    mesh: { services: mesh.services, endpointsPerService: mesh.endpointsPerService, ...meshShape(mesh), fileBytes: Buffer.byteLength(text) },
+    mesh: { services: mesh.services, endpointsPerService: mesh.endpointsPerService, ...meshShape(mesh), fileBytes: Number.NaN },
     controlPlane: { startupMs: Number.NaN, reloadedAtEpochMs: [] },
     loadAverage: { start: loadAverage(), end: Number.NaN },
   };
+  let source: MeshSource | undefined;
+  let plane: Tracked | undefined;
   try {
     const moves = plannedMoves(mesh, options.changes);
-    const meshFile = path.join(tmp, 'mesh.yaml');
-    writeFileSync(meshFile, text);
+    source = await provideMesh(options.registry, { mesh, tmp, procs, deadline: deadline - RESERVE_MS, log });
+    const from = source;
+    result.registry = from.info;
+    result.mesh.fileBytes = Buffer.byteLength(from.text);
+    Object.assign(result.machine.versions, from.versions);
     const [port, adminPort] = [await freePort(), await freePort()];
     const bin = path.join(REPO_ROOT, 'bin', 'meshlet.js');
     // info: the "mesh reloaded" lines time each rebuild; at info it logs nothing per request.
-    const args = [bin, 'control-plane', '--config', meshFile, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'info'];
-    log(`control plane: ${mesh.services} services × ${mesh.endpointsPerService} endpoints (${(result.mesh.fileBytes / 1024).toFixed(0)} KiB), core ${PROXY_CORE}`);
+    const args = [bin, 'control-plane', ...from.controlPlaneArgs, '--port', String(port), '--admin-port', String(adminPort), '--log-level', 'info'];
+    log(`control plane: ${mesh.services} services × ${mesh.endpointsPerService} endpoints (${options.registry === 'file' ? 'mesh file' : 'from etcd'}, ${(result.mesh.fileBytes / 1024).toFixed(0)} KiB), core ${PROXY_CORE}`);
     const startAt = Date.now();
-    const plane = procs.spawn('control-plane', ...pinned(PROXY_CORE, process.execPath, args));
+    const cp = procs.spawn('control-plane', ...pinned(PROXY_CORE, process.execPath, args));
+    plane = cp;
     // Its log (pino, on stderr) is kept for the reload times; only warnings and errors are shown.
-    onStderrLines(plane, (line) => {
-      result.controlPlane.reloadedAtEpochMs.push(...reloadTimes(line));
+    onStderrLines(cp, (line) => {
+      result.controlPlane.reloadedAtEpochMs.push(...reloadTimes(line, from.origin));
       if (logLevel(line) >= 40) log(`control plane: ${line}`);
     });
-    const ready = await waitFor200(`http://127.0.0.1:${adminPort}/ready`, Math.max(1000, deadline - RESERVE_MS - Date.now()), () => !plane.hasExited());
-    if (!ready.ok) throw new Error(`control plane not ready: ${ready.reason} ${plane.stderr().slice(-500)}`);
+    const ready = await waitFor200(`http://127.0.0.1:${adminPort}/ready`, Math.max(1000, deadline - RESERVE_MS - Date.now()), () => !cp.hasExited());
+    if (!ready.ok) throw new Error(`control plane not ready: ${ready.reason} ${cp.stderr().slice(-500)}`);
     result.controlPlane.startupMs = Date.now() - startAt;
     log(`control plane ready after ${(result.controlPlane.startupMs / 1000).toFixed(1)} s; ${options.clients} ${options.flavor} clients on core ${CLIENT_CORE}`);
 
@@ -132,11 +128,11 @@ export async function runControlPlaneScale(options: ScaleOptions, command: strin
     const config: WorkerConfig = {
       target: `127.0.0.1:${port}`,
       adminPort,
-      controlPlanePid: plane.pid,
+      controlPlanePid: cp.pid,
       flavor: options.flavor,
       clients: options.clients,
       mesh,
-      meshFile,
+      edits: from.edits,
       moves,
       budgetMs,
       initialTimeoutMs: budgetMs,
@@ -157,6 +153,9 @@ export async function runControlPlaneScale(options: ScaleOptions, command: strin
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
   } finally {
+    // The control plane before its etcd, so that it does not log etcd going away.
+    if (plane) await procs.stop(plane);
+    await source?.close().catch((err: Error) => log(`stopping the mesh source: ${err.message}`));
     await procs.stopAll();
     removeHooks();
     removeTmp();
@@ -170,7 +169,7 @@ export async function runControlPlaneScale(options: ScaleOptions, command: strin
 
 function writeResults(result: ScaleResult, outDir: string): string[] {
   mkdirSync(outDir, { recursive: true });
-  const base = path.join(outDir, `${result.date}-control-plane-scale`);
+  const base = path.join(outDir, resultBaseName(result));
   writeFileSync(`${base}.json`, `${stringifyWithInfinity(result, 2)}\n`);
   writeFileSync(`${base}.md`, renderScaleMarkdown(result));
   return [`${base}.json`, `${base}.md`];
@@ -192,8 +191,12 @@ export async function controlPlaneScaleCommand(args: readonly string[], command:
   const s = result.summary;
   if (s) {
     const f = (v: number): string => (Number.isFinite(v) ? `${(v / 1000).toFixed(3)} s` : String(v));
+    const registry = result.registry;
     process.stdout.write(
-      `initial configuration, all ${parsed.options.clients} clients: ${f(s.initialSync.maxMs)} (p50 ${f(s.initialSync.p50Ms)})\n` +
+      (registry?.kind === 'etcd'
+        ? `mesh from etcd ${registry.version} (${registry.members} member): the document and ${registry.registrations} registered endpoints; edits move a registration in one transaction\n`
+        : 'mesh from a file; edits rewrite it\n') +
+        `initial configuration, all ${parsed.options.clients} clients: ${f(s.initialSync.maxMs)} (p50 ${f(s.initialSync.p50Ms)})\n` +
         `edit → client over ${result.worker?.changes.length ?? 0} edits: p50 ${f(s.changes.pooled.p50Ms)}, p90 ${f(s.changes.pooled.p90Ms)}, p99 ${f(s.changes.pooled.p99Ms)}, max ${f(s.changes.pooled.maxMs)}\n` +
         `control plane: ${f(s.changes.cpuMsPerUpdateMedian)} CPU per edit, ${(s.changes.coreFraction * 100).toFixed(0)} % of a core during edits; RSS steady ${s.memoryMb.afterSync.toFixed(0)} MB, peak ${s.memoryMb.peak.toFixed(0)} MB\n`,
     );

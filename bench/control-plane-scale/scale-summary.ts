@@ -32,6 +32,27 @@ export interface ScaleSummary {
   pushLatencyEds?: { count: number; meanMs: number; p50Ms: number; p99Ms: number; highestBucketMs: number };
 }
 
+/** Where the control plane's mesh came from, as the report describes it. */
+export type ScaleRegistryInfo =
+  | { kind: 'file' }
+  | {
+      kind: 'etcd';
+      /** What the member answered on /version (etcdserver), e.g. "3.4.23". */
+      version: string;
+      members: number;
+      /** The control plane's --registry and --prefix. */
+      url: string;
+      prefix: string;
+      /** The core etcd was pinned to; absent without taskset. */
+      core?: number;
+      /** The one lease every registration is on (kept alive by the bench), and its TTL. */
+      leaseTtlSec: number;
+      registrations: number;
+      registrationBytes: number;
+      /** etcd started until healthy, the document put, every registration put. */
+      setupMs: { start: number; document: number; registrations: number };
+    };
+
 export interface ScaleResult {
   schema: 'meshlet-control-plane-scale/1';
   date: string;
@@ -42,7 +63,10 @@ export interface ScaleResult {
   command: string;
   options: ScaleOptions;
   machine: ScaleMachine;
+  /** fileBytes: the mesh file's, or in etcd the mesh document's (without endpoints). */
   mesh: { services: number; endpointsPerService: number; routedServices: number; clusters: number; endpoints: number; fileBytes: number };
+  /** Absent in results written before the etcd mode (all from a file). */
+  registry?: ScaleRegistryInfo;
   controlPlane: { startupMs: number; reloadedAtEpochMs: number[] };
   /** /proc/loadavg's 1-minute figure at the start and the end: other work on the machine shows here. */
   loadAverage: { start: number; end: number };
@@ -54,16 +78,18 @@ export interface ScaleResult {
 
 /**
  * When the control plane logged that it had rebuilt the mesh (pino JSON lines, `time` in epoch
- * ms). The message was "mesh file reloaded" and becomes "mesh reloaded" with mesh registries;
- * either is accepted.
+ * ms). The message was "mesh file reloaded" and became "mesh reloaded" with mesh registries;
+ * either is accepted. The line carries its registry's origin (`file`; `registry` and `key`):
+ * given `origin`, only lines with those fields count.
  */
-export function reloadTimes(logText: string): number[] {
+export function reloadTimes(logText: string, origin: Readonly<Record<string, string>> = {}): number[] {
   const times: number[] = [];
   for (const line of logText.split('\n')) {
     if (!line.startsWith('{')) continue;
     try {
-      const entry = JSON.parse(line) as { msg?: unknown; time?: unknown };
-      if (typeof entry.msg === 'string' && /^mesh (file )?reloaded$/.test(entry.msg) && typeof entry.time === 'number') times.push(entry.time);
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      const fromOrigin = Object.entries(origin).every(([k, v]) => entry[k] === v);
+      if (typeof entry.msg === 'string' && /^mesh (file )?reloaded$/.test(entry.msg) && typeof entry.time === 'number' && fromOrigin) times.push(entry.time);
     } catch {
       // not a log line
     }

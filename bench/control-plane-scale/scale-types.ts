@@ -3,6 +3,14 @@ import type { ChangeMeasurement, CpuSample, CpuWindow } from './convergence';
 import type { EndpointMove, ScaleMeshOptions } from './mesh-generator';
 import type { AdsFlavor } from './simulated-node';
 
+/**
+ * Where the worker writes an edit: the mesh file the control plane watches, or the etcd holding
+ * the registrations (the moved endpoint's new key goes on the registrations' lease).
+ */
+export type EditTarget =
+  | { readonly kind: 'file'; readonly meshFile: string }
+  | { readonly kind: 'etcd'; readonly hosts: readonly string[]; readonly prefix: string; readonly leaseId: string };
+
 /** What the runner tells the client worker (argv[2], JSON). */
 export interface WorkerConfig {
   /** host:port of the control plane's ADS. */
@@ -12,7 +20,7 @@ export interface WorkerConfig {
   flavor: AdsFlavor;
   clients: number;
   mesh: ScaleMeshOptions;
-  meshFile: string;
+  edits: EditTarget;
   /** Applied cumulatively: edit k writes the mesh with moves[0..k]. */
   moves: EndpointMove[];
   /** The worker stops starting edits when the next one would not fit in this (from its start). */
@@ -31,6 +39,8 @@ export interface CoreBusy {
 /** One edit as measured, plus when it was written (epoch ms), to line up with the control plane's log. */
 export interface ChangeRecord extends ChangeMeasurement {
   writtenAtEpochMs: number;
+  /** How long the write itself took: the file written, or the etcd transaction committed (absent in older results). */
+  writeMs?: number;
   /** The control plane's CPU counter over the edit, to split its cost into rebuild and fan-out. */
   cpuTrace: CpuSample[];
   coreBusy: CoreBusy;

@@ -1,12 +1,13 @@
 /**
  * The client side of the control-plane scale benchmark, run as its own process (pinned to the
- * client core by the runner): opens every simulated node's ADS stream, then edits the mesh file
- * and times each node's receipt of the edit. The edits are written here, not by the runner, so
- * the write and every receipt are timed on one clock (performance.now() of this process).
+ * client core by the runner): opens every simulated node's ADS stream, then edits the mesh (the
+ * mesh file, or the registrations in etcd: mesh-editor.ts) and times each node's receipt of the
+ * edit. The edits are written here, not by the runner, so the write and every receipt are timed
+ * on one clock (performance.now() of this process).
  * Control plane CPU and memory are read from /proc at the phase boundaries this process knows.
  * argv[2] is a WorkerConfig (JSON); the result is one JSON line on stdout, progress on stderr.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { exitWhenParentExits } from '../child-lifeline';
 import { stringifyWithInfinity } from './json';
@@ -14,7 +15,8 @@ import { meshletHistogramDeltaOf } from './push-latency';
 import { scrapeMeshlet } from '../meshlet-stats';
 import { sampleCpus, sampleProcessTree } from '../proc-sampler';
 import { busyFraction, parsePidStat, parsePidStatus, type CpuTimes } from '../proc-stats';
-import { scaleMeshYaml, serviceName } from './mesh-generator';
+import { serviceName } from './mesh-generator';
+import { meshEditor } from './mesh-editor';
 import type { ChangeRecord, CoreBusy, WorkerConfig, WorkerResult } from './scale-types';
 import { SimulatedNode } from './simulated-node';
 
@@ -102,6 +104,8 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
 
   const changes: ChangeRecord[] = [];
   let stoppedEarly: string | undefined = allReady ? undefined : `only ${readyCount()} of ${nodes.length} clients got their initial configuration`;
+  const editor = meshEditor(config.edits, config.mesh, config.moves);
+  if (stoppedEarly === undefined) stoppedEarly = await editor.ready().then(() => undefined, (err: Error) => `cannot write edits: ${err.message}`);
   const scrapeBefore = await scrapeMeshlet(config.adminPort);
   for (let k = 0; stoppedEarly === undefined && k < config.moves.length; k++) {
     const move = config.moves[k];
@@ -111,14 +115,20 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
       stoppedEarly = `time budget: ${k} of ${config.moves.length} edits fitted (the last took ${(lastWall / 1000).toFixed(1)} s)`;
       break;
     }
-    const text = scaleMeshYaml(config.mesh, config.moves.slice(0, k + 1));
+    const write = editor.prepare(k);
     const cluster = serviceName(move.serviceIndex, config.mesh);
     for (const node of nodes) node.await({ cluster, port: move.port });
     const before = mark(pid);
     const writtenAt = performance.now();
     const cpuTrace = [{ atMs: 0, cpuTicks: before.cpuTicks }];
     const tracer = setInterval(() => cpuTrace.push({ atMs: performance.now() - writtenAt, cpuTicks: cpuTicksOf(pid) }), TRACE_MS);
-    writeFileSync(config.meshFile, text);
+    const failed = await write().then(() => undefined, (err: Error) => err.message);
+    const writeMs = performance.now() - writtenAt;
+    if (failed !== undefined) {
+      clearInterval(tracer);
+      stoppedEarly = `edit ${k + 1} could not be written: ${failed}`;
+      break;
+    }
     await waitUntil(() => nodes.every((n) => n.changeSeenAt !== undefined), Math.min(deadline, writtenAt + config.changeTimeoutMs));
     cpuTrace.push({ atMs: performance.now() - writtenAt, cpuTicks: cpuTicksOf(pid) });
     clearInterval(tracer);
@@ -132,12 +142,14 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
       port: move.port,
       convergenceMs,
       writtenAtEpochMs: performance.timeOrigin + writtenAt,
+      writeMs,
       cpuTrace,
       ...between(before, after),
     });
     progress(`edit ${k + 1}/${config.moves.length} (${cluster} endpoint 0 → port ${move.port}): ${seen.length}/${nodes.length} clients, last after ${seen.length ? (Math.max(...seen) / 1000).toFixed(2) : '–'} s`);
     if (seen.length < nodes.length) stoppedEarly = `edit ${k + 1} reached only ${seen.length} of ${nodes.length} clients within the timeout`;
   }
+  editor.close();
   const scrapeAfter = await scrapeMeshlet(config.adminPort);
   const push = meshletHistogramDeltaOf(scrapeBefore, scrapeAfter, 'meshlet_control_plane_push_latency_seconds', { type: 'EDS' });
   const end = memory(pid);

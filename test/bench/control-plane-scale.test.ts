@@ -1,6 +1,7 @@
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { otherCores, summarizeChanges, summarizeTimes, ticksBetween } from '../../bench/control-plane-scale/convergence';
+import { registration, registrationMove, scaleRegistrations } from '../../bench/control-plane-scale/etcd-registrations';
 import { parseWithInfinity, stringifyWithInfinity } from '../../bench/control-plane-scale/json';
 import {
   endpointAddress,
@@ -8,17 +9,25 @@ import {
   isRoutedService,
   meshShape,
   plannedMoves,
+  scaleEndpoint,
   scaleMeshYaml,
   serviceName,
+  type EndpointMove,
   type ScaleMeshOptions,
 } from '../../bench/control-plane-scale/mesh-generator';
 import { assignmentHasPort, routeNamesOfListener } from '../../bench/control-plane-scale/resource-checks';
-import { renderScaleMarkdown } from '../../bench/control-plane-scale/scale-markdown';
+import { renderScaleMarkdown, resultBaseName } from '../../bench/control-plane-scale/scale-markdown';
 import { DEFAULT_SCALE_OPTIONS, parseScaleArgs } from '../../bench/control-plane-scale/scale-options';
 import { rebuildDelays, reloadTimes, summarizeScale, type ScaleResult } from '../../bench/control-plane-scale/scale-summary';
 import type { WorkerResult } from '../../bench/control-plane-scale/scale-types';
 import { CLUSTER_TYPE_EDS, wireSummary } from '../../bench/control-plane-scale/wire-fields';
+import { etcdArgs } from '../../bench/etcd-process';
+import type { MeshConfig } from '../../xds/control-plane/mesh-config';
+import { parseMeshText } from '../../xds/control-plane/mesh-file';
 import { parseMesh } from '../../xds/control-plane/mesh-parser';
+import { classifyKey, meshKey } from '../../xds/control-plane/registry/etcd-keys';
+import { ETCD_PARSE_OPTIONS } from '../../xds/control-plane/registry/etcd-registry';
+import { meshWithRegistrations } from '../../xds/control-plane/registry/registered-endpoints';
 import { buildMeshSnapshots } from '../../xds/control-plane/mesh-snapshots';
 import { encodeJson } from '../../xds/proto-encode';
 
@@ -121,6 +130,14 @@ t.test('rebuild times from the control plane log', async (t) => {
     '{"level":30,"time":9000,"msg":"mesh reloaded"}',
   ].join('\n');
   t.same(reloadTimes(log), [5000, 9000], 'both spellings of the message');
+  const origins = [
+    '{"level":30,"time":5000,"file":"/tmp/mesh.yaml","msg":"mesh reloaded"}',
+    '{"level":30,"time":6000,"registry":"etcd://127.0.0.1:2379","key":"/meshlet/mesh","msg":"mesh reloaded"}',
+    '{"level":30,"time":7000,"registry":"etcd://127.0.0.1:2379","key":"/other/mesh","msg":"mesh reloaded"}',
+  ].join('\n');
+  t.same(reloadTimes(origins, { file: '/tmp/mesh.yaml' }), [5000], "the file mode's rebuilds");
+  t.same(reloadTimes(origins, { registry: 'etcd://127.0.0.1:2379', key: '/meshlet/mesh' }), [6000], "the etcd mode's rebuilds");
+  t.same(reloadTimes(origins), [5000, 6000, 7000], 'without an origin, every one');
   t.same(rebuildDelays([4000.5, 8000, 12000], [5000, 9000]), [999.5, 1000, null]);
   t.same(rebuildDelays([5000.6], [5000]), [0], 'whole-millisecond log times');
   t.same(rebuildDelays([1000, 2000], [3000]), [null, 1000], 'a reload after the next write belongs to the next write');
@@ -128,6 +145,11 @@ t.test('rebuild times from the control plane log', async (t) => {
 
 t.test('options', async (t) => {
   t.same(parseScaleArgs([], '/out'), { kind: 'run', options: { ...DEFAULT_SCALE_OPTIONS, out: '/out' } });
+  t.equal(DEFAULT_SCALE_OPTIONS.registry, 'file');
+  t.match(parseScaleArgs(['--registry', 'etcd', '--delta'], '/out'), { kind: 'run', options: { registry: 'etcd', flavor: 'delta' } });
+  t.match(parseScaleArgs(['--registry', 'file'], '/out'), { kind: 'run', options: { registry: 'file' } });
+  t.match(parseScaleArgs(['--registry', 'consul'], '/out'), { kind: 'error', message: /--registry must be one of file, etcd/ });
+  t.match(parseScaleArgs(['--registry'], '/out'), { kind: 'error' });
   t.match(parseScaleArgs(['--delta', '--clients', '20', '--budget', '1m'], '/out'), { kind: 'run', options: { flavor: 'delta', clients: 20, budgetSec: 60 } });
   t.match(parseScaleArgs(['--clients', '0'], '/out'), { kind: 'error' });
   t.match(parseScaleArgs(['--budget', '5s'], '/out'), { kind: 'error' });
@@ -204,4 +226,114 @@ t.test('CPU between two moments of an edit, from the 100 ms trace', async (t) =>
   t.equal(ticksBetween(trace, 100, 200), 5, 'on samples');
   t.equal(ticksBetween(trace, 150, 250), 20, 'widened to the samples around');
   t.ok(Number.isNaN(ticksBetween(trace, 100, 400)), 'no sample after the end');
+});
+
+/** A mesh with each service's endpoints in address:port order: the registry adds registered ones in key order. */
+function sortedEndpoints(mesh: MeshConfig): MeshConfig {
+  const id = (e: { address: string; port: number }): string => `${e.address}:${e.port}`;
+  return { ...mesh, services: mesh.services.map((s) => ({ ...s, endpoints: [...s.endpoints].sort((a, b) => id(a).localeCompare(id(b))) })) };
+}
+
+t.test('etcd mode: the document and the registrations are, to the registry, the mesh file', async (t) => {
+  const prefix = '/meshlet';
+  const doc = scaleMeshYaml(SMALL, [], { endpoints: false });
+  t.notMatch(doc, /^\s+endpoints:|address:/m, 'no endpoints in the document');
+  t.throws(() => parseMeshText(doc), 'as a mesh file it is incomplete: routes name versions no endpoint has');
+  const document = parseMeshText(doc, ETCD_PARSE_OPTIONS);
+  const registrations = scaleRegistrations(SMALL, prefix);
+  t.equal(registrations.length, SMALL.services * SMALL.endpointsPerService);
+  t.ok(
+    registrations.every((r) => classifyKey(prefix, r.key).kind === 'endpoint'),
+    "every key is an endpoint key of the registry's layout",
+  );
+  t.same(registration(prefix, 'svc-01', { address: '127.0.0.6', port: 8080 }), { key: '/meshlet/endpoints/svc-01/127.0.0.6:8080', value: '{"address":"127.0.0.6","port":8080}' });
+  const entries = new Map([[meshKey(prefix), doc], ...registrations.map((r): [string, string] => [r.key, r.value])]);
+  const seen = meshWithRegistrations(document, entries, prefix);
+  t.same([...seen.ignored], [], 'no registration is ignored');
+  t.same(sortedEndpoints(seen.mesh), sortedEndpoints(parseMeshText(scaleMeshYaml(SMALL))), 'the mesh the control plane builds is the file mode mesh');
+
+  // Edits, applied to the keys as the bench's transaction applies them (delete, then put), are the file mode's edits.
+  const moves = plannedMoves(SMALL, 2);
+  for (let k = 0; k < moves.length; k++) {
+    const edit = registrationMove(SMALL, prefix, moves, k);
+    t.ok(entries.has(edit.deleteKey), `edit ${k + 1} deletes a key that is there`);
+    t.notOk(entries.has(edit.put.key), `edit ${k + 1} puts a new key`);
+    entries.delete(edit.deleteKey);
+    entries.set(edit.put.key, edit.put.value);
+    const after = meshWithRegistrations(document, entries, prefix);
+    t.same(sortedEndpoints(after.mesh), sortedEndpoints(parseMeshText(scaleMeshYaml(SMALL, moves.slice(0, k + 1)))), `after edit ${k + 1}`);
+  }
+  t.same(new Map(scaleRegistrations(SMALL, prefix, moves).map((r) => [r.key, r.value])), new Map([...entries].filter(([key]) => key !== meshKey(prefix))));
+});
+
+t.test('etcd mode: an edit as keys', async (t) => {
+  const prefix = '/p';
+  const moves: EndpointMove[] = [
+    { serviceIndex: 3, endpointIndex: 0, port: 30001 },
+    { serviceIndex: 3, endpointIndex: 0, port: 30002 },
+  ];
+  const address = endpointAddress(3, 0, SMALL);
+  t.same(registrationMove(SMALL, prefix, moves, 0), {
+    deleteKey: `/p/endpoints/svc-03/${address}:8080`,
+    put: { key: `/p/endpoints/svc-03/${address}:30001`, value: JSON.stringify({ address, port: 30001, weight: 1, region: 'local', zone: 'z0' }) },
+  });
+  t.equal(registrationMove(SMALL, prefix, moves, 1).deleteKey, `/p/endpoints/svc-03/${address}:30001`, 'a second move of an endpoint starts where the first left it');
+  t.throws(() => registrationMove(SMALL, prefix, moves, 2), /no edit 2/);
+  t.throws(() => registrationMove(SMALL, prefix, [{ serviceIndex: 3, endpointIndex: 0, port: 8080 }], 0), /does not move/);
+  t.same(scaleEndpoint(0, SMALL.endpointsPerService - 1, SMALL), { address: endpointAddress(0, 4, SMALL), port: 8084, weight: 2, version: 'v2', region: 'local', zone: 'z1' }, "a routed service's canary");
+  t.match(scaleMeshYaml(SMALL), `- {address: ${endpointAddress(0, 4, SMALL)}, port: 8084, weight: 2, version: v2, region: local, zone: z1}`, 'the file lists the same fields');
+});
+
+t.test('etcd mode: the member command line', async (t) => {
+  const args = etcdArgs({ name: 'm0', client: 2379, peer: 2380 }, '/tmp/d', 'm0=http://127.0.0.1:2380', 'tok');
+  t.match(args.join(' '), '--name m0 --data-dir /tmp/d --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379');
+  t.match(args.join(' '), '--initial-cluster m0=http://127.0.0.1:2380 --initial-cluster-state new --initial-cluster-token tok');
+});
+
+t.test('etcd mode: result file names and the report say which registry', async (t) => {
+  const base = {
+    schema: 'meshlet-control-plane-scale/1' as const,
+    date: '2026-11-25',
+    startedAt: '',
+    finishedAt: '',
+    elapsedSec: 1,
+    command: 'x',
+    machine: { cpuModel: 'cpu', cores: 2, kernel: 'k', os: 'os', nodeVersion: 'v20', clockTicksPerSecond: 100, pinning: true, versions: {} },
+    mesh: { services: 10, endpointsPerService: 5, routedServices: 1, clusters: 12, endpoints: 50, fileBytes: 2048 },
+    controlPlane: { startupMs: 1000, reloadedAtEpochMs: [] },
+    loadAverage: { start: 0.5, end: 1 },
+  };
+  const file: ScaleResult = { ...base, options: { ...DEFAULT_SCALE_OPTIONS, out: '/out' } };
+  const etcd: ScaleResult = {
+    ...base,
+    options: { ...DEFAULT_SCALE_OPTIONS, registry: 'etcd', out: '/out' },
+    registry: {
+      kind: 'etcd',
+      version: '3.4.23',
+      members: 1,
+      url: 'etcd://127.0.0.1:41000',
+      prefix: '/meshlet',
+      core: 1,
+      leaseTtlSec: 60,
+      registrations: 50,
+      registrationBytes: 6000,
+      setupMs: { start: 300, document: 20, registrations: 900 },
+    },
+    error: 'stopped',
+  };
+  t.equal(resultBaseName(file), '2026-11-25-control-plane-scale');
+  t.equal(resultBaseName(etcd), '2026-11-25-control-plane-scale-etcd');
+  const fileMd = renderScaleMarkdown(file);
+  t.match(fileMd, /serving the mesh file/);
+  t.notMatch(fileMd, /etcd 3/, 'results without a registry are from a file');
+  const md = renderScaleMarkdown(etcd);
+  t.match(md, /^# Control plane at scale: .*, mesh in etcd 3\.4\.23 — 2026-11-25$/m);
+  t.match(md, /Raw data: `2026-11-25-control-plane-scale-etcd\.json`/);
+  t.match(md, /meshlet control-plane --registry etcd:\/\/127\.0\.0\.1:41000 --prefix \/meshlet/);
+  t.match(md, /serving the mesh from \*\*etcd 3\.4\.23\*\*/);
+  t.match(md, /in one etcd transaction/);
+  const failed = renderScaleMarkdown({ ...etcd, registry: undefined, error: 'etcd m0 exited' });
+  t.match(failed, /mesh in etcd — 2026-11-25/, 'an etcd run that failed before etcd was up still says etcd');
+  t.match(failed, /\*\*Run failed:\*\* etcd m0 exited/);
+  t.notMatch(failed, /serving the mesh file/);
 });
