@@ -24,6 +24,8 @@ export interface EtcdMember {
   readonly clientUrl: string;
   /** `127.0.0.1:PORT`, as --registry lists it. */
   readonly clientAddress: string;
+  /** `http://127.0.0.1:PORT`: /health and /metrics, in plaintext even when the clients' port is TLS. */
+  readonly metricsUrl: string;
   readonly pid: number | undefined;
   readonly running: boolean;
   /** Sends the signal and waits (bounded) until the process is gone, then removes its data directory. */
@@ -57,23 +59,36 @@ export interface StartEtcdOptions {
   readonly dataDirParent?: string;
   /** Names the cluster's token (`<label>-<pid>-<port>`), so that members of different runs never join. */
   readonly label?: string;
+  /** Clients over TLS with these files (PEM), and only with a certificate the CA signed (--client-cert-auth). */
+  readonly tls?: EtcdTlsFiles;
+}
+
+export interface EtcdTlsFiles {
+  /** The server certificate (chain) and its key: for 127.0.0.1. */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The CA clients' certificates must chain to. */
+  readonly caFile: string;
 }
 
 interface MemberPorts {
   readonly name: string;
   readonly client: number;
   readonly peer: number;
+  readonly metrics: number;
 }
 
 const spawnChild: EtcdSpawner = (command, args, env) => spawn(command, [...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
 
 /** The command line of one member of a new cluster (pure). */
-export function etcdArgs(ports: MemberPorts, dataDir: string, initialCluster: string, token: string): string[] {
-  const clientUrl = `http://127.0.0.1:${ports.client}`;
+export function etcdArgs(ports: MemberPorts, dataDir: string, initialCluster: string, token: string, tls?: EtcdTlsFiles): string[] {
+  const clientUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${ports.client}`;
   const peerUrl = `http://127.0.0.1:${ports.peer}`;
   return [
     ...['--name', ports.name, '--data-dir', dataDir],
     ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
+    ...['--listen-metrics-urls', `http://127.0.0.1:${ports.metrics}`],
+    ...(tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile, '--client-cert-auth'] : []),
     ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
     ...['--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', token],
     // Fast elections, so that losing a member costs a fraction of a second.
@@ -86,7 +101,7 @@ export function etcdArgs(ports: MemberPorts, dataDir: string, initialCluster: st
 export async function startEtcdProcesses(options: StartEtcdOptions = {}): Promise<EtcdProcesses> {
   const size = options.size ?? 1;
   const ports: MemberPorts[] = [];
-  for (let i = 0; i < size; i++) ports.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
+  for (let i = 0; i < size; i++) ports.push({ name: `m${i}`, client: await freePort(), peer: await freePort(), metrics: await freePort() });
   const initialCluster = ports.map((p) => `${p.name}=http://127.0.0.1:${p.peer}`).join(',');
   const token = `${options.label ?? 'meshlet'}-${process.pid}-${ports[0]!.client}`;
   const members = ports.map((p) => startMember(p, initialCluster, token, options));
@@ -112,7 +127,7 @@ function startMember(ports: MemberPorts, initialCluster: string, token: string, 
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
   const arch = GO_ARCH[process.arch];
   if (arch !== undefined) env.ETCD_UNSUPPORTED_ARCH = arch;
-  const child = (options.spawn ?? spawnChild)('etcd', etcdArgs(ports, dataDir, initialCluster, token), env);
+  const child = (options.spawn ?? spawnChild)('etcd', etcdArgs(ports, dataDir, initialCluster, token, options.tls), env);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-KEPT_LOG_CHARS)));
   let spawnFailed = false;
@@ -133,11 +148,12 @@ function startMember(ports: MemberPorts, initialCluster: string, token: string, 
     }
   });
   const gone = (): boolean => spawnFailed || child.exitCode !== null || child.signalCode !== null;
-  const clientUrl = `http://127.0.0.1:${ports.client}`;
+  const clientUrl = `${options.tls ? 'https' : 'http'}://127.0.0.1:${ports.client}`;
   return {
     name: ports.name,
     clientUrl,
     clientAddress: `127.0.0.1:${ports.client}`,
+    metricsUrl: `http://127.0.0.1:${ports.metrics}`,
     pid: child.pid,
     get running() {
       return !gone();
@@ -158,7 +174,7 @@ export async function waitHealthy(member: EtcdMember, timeoutMs = READY_TIMEOUT_
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!member.running) throw new Error(`etcd ${member.name} exited: ${member.log().slice(-2000)}`);
-    const health = await fetch(`${member.clientUrl}/health`, { signal: AbortSignal.timeout(1000) })
+    const health = await fetch(`${member.metricsUrl}/health`, { signal: AbortSignal.timeout(1000) })
       .then((r) => r.json() as Promise<{ health?: string }>)
       .catch(() => undefined);
     if (health?.health === 'true') return;

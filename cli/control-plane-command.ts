@@ -7,7 +7,7 @@ import type { MeshRegistry } from '../xds/control-plane/registry/mesh-registry';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../proxy/log';
 import { commandLine } from './command-args';
 import { formatConfigError } from './format-config-error';
-import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE } from './registry-options';
+import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE, type RegistryFlagValues } from './registry-options';
 
 const USAGE = `Usage: meshlet control-plane (--config <mesh.yaml> | --registry etcd://HOST:PORT[,...]) [options]
 
@@ -63,7 +63,7 @@ export async function controlPlaneCommand(args: string[]): Promise<number> {
   const level = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const log = createLogger(level);
-  const registry = meshRegistry(values.config, values.registry, values.prefix, log);
+  const registry = meshRegistry(values.config, values, log);
   if (typeof registry === 'string') return usageError(registry);
   const port = parsePort(values.port);
   if (port === undefined) return usageError('--port must be a port number (0-65535)');
@@ -88,9 +88,9 @@ export async function controlPlaneCommand(args: string[]): Promise<number> {
 }
 
 /** The registry the flags name (exactly one of `config`, `registry` is given), or what is wrong with them. */
-function meshRegistry(config: string | undefined, registry: string | undefined, prefix: string, log: Logger): MeshRegistry | string {
+function meshRegistry(config: string | undefined, flags: RegistryFlagValues, log: Logger): MeshRegistry | string {
   if (config !== undefined) return new FileRegistry(config);
-  const location = etcdLocation(registry!, prefix);
+  const location = etcdLocation(flags.registry!, flags.prefix, flags);
   return typeof location === 'string' ? location : new EtcdRegistry({ ...location, log });
 }
 

@@ -7,7 +7,7 @@ import { classifyKey, endpointsPrefix, meshKey } from '../xds/control-plane/regi
 import { ETCD_PARSE_OPTIONS } from '../xds/control-plane/registry/etcd-registry';
 import { commandLine } from './command-args';
 import { formatConfigError } from './format-config-error';
-import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE, type EtcdLocation } from './registry-options';
+import { etcdLocation, REGISTRY_FLAGS, REGISTRY_USAGE, type EtcdLocation, type RegistryFlagValues } from './registry-options';
 
 const USAGE = `Usage: meshlet mesh <apply | get> --registry etcd://HOST:PORT[,...] [options]
 
@@ -42,7 +42,7 @@ async function apply(args: string[]): Promise<number> {
   const values = parse(args, { ...REGISTRY_FLAGS, file: { type: 'string', short: 'f' } }, 'apply');
   if (typeof values === 'number') return values;
   if (values.file === undefined) return usageError('apply: -f <file> is required');
-  const location = registryLocation(values.registry, values.prefix);
+  const location = registryLocation(values);
   if (typeof location === 'string') return usageError(`apply: ${location}`);
   const text = readFileSync(values.file === '-' ? 0 : values.file, 'utf8');
   try {
@@ -61,7 +61,7 @@ async function apply(args: string[]): Promise<number> {
 async function get(args: string[]): Promise<number> {
   const values = parse(args, { ...REGISTRY_FLAGS, endpoints: { type: 'boolean', default: false } }, 'get');
   if (typeof values === 'number') return values;
-  const location = registryLocation(values.registry, values.prefix);
+  const location = registryLocation(values);
   if (typeof location === 'string') return usageError(`get: ${location}`);
   const key = meshKey(location.prefix);
   const [text, registered] = await withClient(location, (client) =>
@@ -81,12 +81,12 @@ async function get(args: string[]): Promise<number> {
   return text === null ? 1 : 0;
 }
 
-function registryLocation(registry: string | undefined, prefix: string): EtcdLocation | string {
-  return registry === undefined ? '--registry is required' : etcdLocation(registry, prefix);
+function registryLocation(flags: RegistryFlagValues): EtcdLocation | string {
+  return flags.registry === undefined ? '--registry is required' : etcdLocation(flags.registry, flags.prefix, flags);
 }
 
 async function withClient<T>(location: EtcdLocation, use: (client: Etcd3) => Promise<T>): Promise<T> {
-  const client = etcdClient(location.hosts);
+  const client = etcdClient(location.hosts, location.access);
   try {
     return await use(client);
   } catch (err) {

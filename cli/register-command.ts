@@ -60,7 +60,7 @@ export async function registerCommand(args: string[]): Promise<number> {
   if (typeof values === 'number') return values;
   const missing = (['registry', 'service', 'address', 'port'] as const).filter((flag) => values[flag] === undefined);
   if (missing.length > 0) return usageError(`${missing.map((f) => `--${f}`).join(', ')} required`);
-  const location = etcdLocation(values.registry!, values.prefix);
+  const location = etcdLocation(values.registry!, values.prefix, values);
   if (typeof location === 'string') return usageError(location);
   const level = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -115,7 +115,7 @@ function endpointOf(values: Partial<Record<(typeof ENDPOINT_FLAGS)[number], stri
  * come later.
  */
 async function warnIfNotInMesh(location: EtcdLocation, service: string, log: Logger): Promise<void> {
-  const client = etcdClient(location.hosts);
+  const client = etcdClient(location.hosts, location.access);
   try {
     const text = await client.get(meshKey(location.prefix)).string();
     const known = text !== null && parseMeshText(text, ETCD_PARSE_OPTIONS).services.some((s) => s.name === service);

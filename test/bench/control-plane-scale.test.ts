@@ -285,9 +285,15 @@ t.test('etcd mode: an edit as keys', async (t) => {
 });
 
 t.test('etcd mode: the member command line', async (t) => {
-  const args = etcdArgs({ name: 'm0', client: 2379, peer: 2380 }, '/tmp/d', 'm0=http://127.0.0.1:2380', 'tok');
+  const ports = { name: 'm0', client: 2379, peer: 2380, metrics: 2381 };
+  const args = etcdArgs(ports, '/tmp/d', 'm0=http://127.0.0.1:2380', 'tok');
   t.match(args.join(' '), '--name m0 --data-dir /tmp/d --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379');
+  t.match(args.join(' '), '--listen-metrics-urls http://127.0.0.1:2381');
   t.match(args.join(' '), '--initial-cluster m0=http://127.0.0.1:2380 --initial-cluster-state new --initial-cluster-token tok');
+  t.notMatch(args.join(' '), /cert/);
+  const tls = etcdArgs(ports, '/tmp/d', 'm0=http://127.0.0.1:2380', 'tok', { certFile: '/c.pem', keyFile: '/k.pem', caFile: '/ca.pem' }).join(' ');
+  t.match(tls, '--listen-client-urls https://127.0.0.1:2379 --advertise-client-urls https://127.0.0.1:2379');
+  t.match(tls, '--cert-file /c.pem --key-file /k.pem --trusted-ca-file /ca.pem --client-cert-auth');
 });
 
 t.test('etcd mode: result file names and the report say which registry', async (t) => {

@@ -43,7 +43,8 @@ export async function startControlPlane(args: readonly string[], adminPort: numb
   const logs = () =>
     err
       .split('\n')
-      .filter(Boolean)
+      // Node's own warnings (grpc-js naming a TLS server by its IP address) are not log lines.
+      .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l));
   return { adminUrl, pid: child.pid!, stderr: () => err, logs, stop };
 }

@@ -31,7 +31,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
 /** The member serving the control plane's watch: its gauge of watchers is above 0 (the test's own client watches nothing). */
 export async function memberWithWatcher(cluster: EtcdCluster): Promise<EtcdMember | undefined> {
   for (const member of cluster.members.filter((m) => m.running)) {
-    const metrics = await fetch(`${member.clientUrl}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
+    const metrics = await fetch(`${member.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
     const watchers = /^etcd_debugging_mvcc_watcher_total (\S+)$/m.exec(metrics);
     if (watchers !== null && Number(watchers[1]) > 0) return member;
   }

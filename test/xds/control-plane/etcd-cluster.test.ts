@@ -61,7 +61,7 @@ gateways:
   t.equal(await servedBy(), 'a', 'the proxy goes on with the last mesh');
   t.equal((await fetch(`${controlPlane.adminUrl}/ready`)).status, 200, 'the control plane goes on serving');
   // Writes wait for a leader (the killed member may have been it): the registration's own wait is not what is measured.
-  await Promise.all(etcd.members.filter((m) => m.running).map(waitHealthy));
+  await Promise.all(etcd.members.filter((m) => m.running).map((m) => waitHealthy(m)));
 
   const b = await register('b');
   const appeared = await untilProxyHost(proxy.adminUrl, 'echo', `127.0.0.1:${ports.b}`, true, b.registeredAt, 10_000);

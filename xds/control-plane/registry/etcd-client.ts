@@ -25,10 +25,22 @@ function jitteredBackoff(ms: number, maxMs: number): Backoff {
   };
 }
 
-/** `hosts`: the members' client URLs, `http://HOST:PORT`. */
-export function etcdClient(hosts: readonly string[]): Etcd3 {
+/**
+ * What reaching etcd takes besides its addresses: the CA its server certificates chain to (and
+ * a client certificate, when etcd runs with --client-cert-auth), and a user when auth is on.
+ */
+export interface EtcdAccess {
+  readonly tls?: { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
+  readonly auth?: { readonly username: string; readonly password: string };
+}
+
+/** `hosts`: the members' client URLs, `http://HOST:PORT` (`https://` with `access.tls`). */
+export function etcdClient(hosts: readonly string[], access: EtcdAccess = {}): Etcd3 {
+  const { tls, auth } = access;
   return new Etcd3({
     hosts: [...hosts],
+    ...(tls && { credentials: { rootCertificate: tls.ca, ...(tls.cert && tls.key && { certChain: tls.cert, privateKey: tls.key }) } }),
+    ...(auth && { auth }),
     dialTimeout: CALL_TIMEOUT_MS,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
     // A member that is gone without closing its connections (a partition, a frozen VM) is

@@ -9,15 +9,16 @@
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import type { EndpointSpec } from '../mesh-config';
-import { etcdClient } from './etcd-client';
+import { etcdClient, type EtcdAccess } from './etcd-client';
 import { endpointKey } from './etcd-keys';
 
 /** What an instance says about itself: the registered endpoint's JSON value. */
 export type RegisteredEndpoint = Pick<EndpointSpec, 'address' | 'port'> & Partial<Omit<EndpointSpec, 'address' | 'port'>>;
 
 export interface EndpointRegistrationOptions {
-  /** The members' client URLs, `http://HOST:PORT`. */
+  /** The members' client URLs, `http://HOST:PORT` (`https://` with TLS). */
   readonly hosts: readonly string[];
+  readonly access?: EtcdAccess;
   readonly prefix: string;
   readonly service: string;
   readonly endpoint: RegisteredEndpoint;
@@ -46,7 +47,7 @@ const RETRY_BACKOFF = { initialMs: 200, maxMs: 5000 };
  * @throws when etcd cannot be reached now: nothing is left behind
  */
 export async function registerEndpoint(options: EndpointRegistrationOptions): Promise<EndpointRegistration> {
-  const registration = new Registration(etcdClient(options.hosts), options);
+  const registration = new Registration(etcdClient(options.hosts, options.access), options);
   try {
     await registration.register();
   } catch (err) {

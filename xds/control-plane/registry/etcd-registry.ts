@@ -30,14 +30,15 @@ import type { MeshConfig } from '../mesh-config';
 import { parseMeshText } from '../mesh-file';
 import { parseMesh, type MeshParseOptions } from '../mesh-parser';
 import { changeDebouncer, type ChangeDebouncer } from './change-debouncer';
-import { etcdClient } from './etcd-client';
+import { etcdClient, type EtcdAccess } from './etcd-client';
 import { meshKey, registryPrefix } from './etcd-keys';
 import { issuesOf, type MeshRegistry, type OnInvalid, type OnMesh } from './mesh-registry';
 import { meshWithRegistrations } from './registered-endpoints';
 
 export interface EtcdRegistryOptions {
-  /** The members' client URLs, `http://HOST:PORT`. */
+  /** The members' client URLs, `http://HOST:PORT` (`https://` with TLS). */
   readonly hosts: readonly string[];
+  readonly access?: EtcdAccess;
   readonly prefix: string;
   readonly log: Logger;
 }
@@ -82,7 +83,7 @@ export class EtcdRegistry implements MeshRegistry {
     const registry = `etcd://${options.hosts.map((h) => h.replace(/^https?:\/\//, '')).join(',')}`;
     this.source = `${registry}${this.key}`;
     this.origin = { registry, key: this.key };
-    this.client = etcdClient(options.hosts);
+    this.client = etcdClient(options.hosts, options.access);
     this.debouncer = changeDebouncer(DEBOUNCE_MS, (changedAt) => this.settled(changedAt));
   }
 
