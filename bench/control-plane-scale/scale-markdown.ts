@@ -152,8 +152,8 @@ export function renderScaleMarkdown(r: ScaleResult): string {
       }),
       '',
       `The rebuild (${mode.rebuild}, every role's snapshot, validation) ends with the control plane's own log line; ` +
-        'from there to the last client is the fan-out: every connection compares versions, and each SotW client is sent its whole EDS set ' +
-        '(Delta: the one changed assignment). CPU split at the log line from a 100 ms trace of the control plane\'s counter.',
+        'from there to the last client is the fan-out: every connection compares what it holds, and each client is sent the one changed ' +
+        'assignment (in SotW too: only LDS and CDS responses must be complete). CPU split at the log line from a 100 ms trace of the control plane\'s counter.',
       '',
       w.changes.length === 0
         ? 'No edit was timed.'

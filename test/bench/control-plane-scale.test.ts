@@ -1,7 +1,8 @@
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { otherCores, summarizeChanges, summarizeTimes, ticksBetween } from '../../bench/control-plane-scale/convergence';
-import { registration, registrationMove, scaleRegistrations } from '../../bench/control-plane-scale/etcd-registrations';
+import { registrationMove, scaleRegistrations } from '../../bench/control-plane-scale/etcd-registrations';
+import { registrationEntry } from '../../xds/control-plane/registry/etcd-registration';
 import { parseWithInfinity, stringifyWithInfinity } from '../../bench/control-plane-scale/json';
 import {
   endpointAddress,
@@ -246,7 +247,7 @@ t.test('etcd mode: the document and the registrations are, to the registry, the 
     registrations.every((r) => classifyKey(prefix, r.key).kind === 'endpoint'),
     "every key is an endpoint key of the registry's layout",
   );
-  t.same(registration(prefix, 'svc-01', { address: '127.0.0.6', port: 8080 }), { key: '/meshlet/endpoints/svc-01/127.0.0.6:8080', value: '{"address":"127.0.0.6","port":8080}' });
+  t.same(registrationEntry(prefix, 'svc-01', { address: '127.0.0.6', port: 8080 }), { key: '/meshlet/endpoints/svc-01/127.0.0.6:8080', value: '{"address":"127.0.0.6","port":8080}' });
   const entries = new Map([[meshKey(prefix), doc], ...registrations.map((r): [string, string] => [r.key, r.value])]);
   const seen = meshWithRegistrations(document, entries, prefix);
   t.same([...seen.ignored], [], 'no registration is ignored');

@@ -38,6 +38,11 @@ export interface EndpointRegistration {
   deregister(): Promise<void>;
 }
 
+/** What a registration puts in etcd: the endpoint's key (etcd-keys.ts), and the endpoint as JSON. */
+export function registrationEntry(prefix: string, service: string, endpoint: RegisteredEndpoint): { readonly key: string; readonly value: string } {
+  return { key: endpointKey(prefix, service, endpoint), value: JSON.stringify(endpoint) };
+}
+
 const DEREGISTER_TIMEOUT_MS = 5000;
 const RETRY_BACKOFF = { initialMs: 200, maxMs: 5000 };
 
@@ -68,8 +73,7 @@ class Registration implements EndpointRegistration {
     private readonly client: Etcd3,
     private readonly options: EndpointRegistrationOptions,
   ) {
-    this.key = endpointKey(options.prefix, options.service, options.endpoint);
-    this.value = JSON.stringify(options.endpoint);
+    ({ key: this.key, value: this.value } = registrationEntry(options.prefix, options.service, options.endpoint));
   }
 
   async register(): Promise<void> {
