@@ -5,6 +5,10 @@ import { commandLine, parseCommandArgs } from './command-args';
 import { formatConfigError } from './format-config-error';
 import { modeBootstrap } from './modes/mode-bootstrap';
 import { MODE_ENV, MODE_FLAGS, PROXY_MODES, resolveModeOptions } from './modes/mode-options';
+import { DEFAULT_REGISTER_TTL, REGISTRATION_ENV, type SidecarRegistrationOptions } from './modes/registration-options';
+import { SidecarRegistration } from './modes/sidecar-registration';
+import { ETCD_PASSWORD_ENV } from './registry-options';
+import { DEFAULT_PREFIX } from '../xds/control-plane/registry/etcd-keys';
 import { SIDECAR_DEFAULTS } from './modes/sidecar-defaults';
 import { loadBootstrapFile, parseBootstrap, type BootstrapConfig } from '../proxy/config/bootstrap';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../proxy/log';
@@ -46,8 +50,23 @@ Mode options (instead of --config; a flag not given falls back to the environmen
       --delta                  incremental xDS (DELTA_GRPC) instead of state of the world (GRPC)
       --print-bootstrap        print the generated bootstrap as YAML and exit
 
-Signals: SIGTERM and SIGINT drain (readiness turns 503 DRAINING, listeners stop accepting,
-in-flight requests finish) and exit 0.
+Registration (sidecar): the pod's endpoint in the mesh's etcd registry, as 'meshlet register' does,
+under <prefix>/endpoints/<service>/<address>:<port> with --zone and --region; registered once the
+proxy is ready (/ready LIVE), retried with backoff while etcd is out of reach, deregistered first
+when it drains (SIGTERM, /quitquitquit), before its listeners stop; after kill -9 it expires.
+      --register <url>         etcd://HOST:PORT[,HOST:PORT...]: register there  [${REGISTRATION_ENV.register}]
+      --register-address <ip>  the endpoint's address: the pod's IP  [${REGISTRATION_ENV['register-address']}]
+      --register-port <port>   the endpoint's port: the app's (iptables sends it to the sidecar)  [${REGISTRATION_ENV['register-port']}]
+      --register-version <v>   the endpoint's version label, for routes' subsets  [${REGISTRATION_ENV['register-version']}]
+      --register-ttl <d>       how long the key outlives a killed proxy, whole seconds (default: ${DEFAULT_REGISTER_TTL})  [${REGISTRATION_ENV['register-ttl']}]
+      --register-prefix <key>  the mesh's keys are under <key>/ (default: ${DEFAULT_PREFIX})  [${REGISTRATION_ENV['register-prefix']}]
+      --etcd-cacert <file>     TLS to etcd, verified against this CA (PEM); plaintext without it
+      --etcd-cert <file>       with --etcd-key: the client certificate etcd's --client-cert-auth asks for
+      --etcd-key <file>
+      --etcd-user <name>       etcd auth as this user; the password is read from ${ETCD_PASSWORD_ENV}
+
+Signals: SIGTERM and SIGINT drain (readiness turns 503 DRAINING, the registration if any is
+deleted, listeners stop accepting, in-flight requests finish) and exit 0.
 `;
 
 const { help, usageError } = commandLine('proxy', USAGE);
@@ -96,10 +115,12 @@ export async function proxyCommand(args: string[]): Promise<number> {
   // A --mode bootstrap then goes the way of a file's: the same parser, checks and start.
   const source = values.config ?? `--mode ${values.mode}`;
   let generated: object | undefined;
+  let registration: SidecarRegistrationOptions | undefined;
   if (values.mode !== undefined) {
     const options = resolveModeOptions(values.mode, values, process.env, hostname());
     if ('error' in options) return usageError(options.error);
     generated = modeBootstrap(options);
+    registration = options.registration;
     if (values['print-bootstrap']) {
       process.stdout.write(stringify(generated, { aliasDuplicateObjects: false }));
       return 0;
@@ -121,6 +142,12 @@ export async function proxyCommand(args: string[]): Promise<number> {
   const log = createLogger(level);
   const role: ProcessRole = workers === 1 ? 'single' : cluster.isPrimary ? 'primary' : 'worker';
   const proxy = new ProxyServer(bootstrap, log, { drainTimeMs: drainTimeS * 1000, role, maxActiveRequests });
+  // With --workers, the primary registers: it turns LIVE when every worker is, and drains them.
+  if (registration !== undefined && role !== 'worker') {
+    const sidecar = new SidecarRegistration(registration, log);
+    proxy.onLive(() => sidecar.start());
+    proxy.addDrainStartStep(() => sidecar.stop());
+  }
   const stop = (signal: string) => void proxy.shutdown(signal).then(() => process.exit(0));
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

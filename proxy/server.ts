@@ -41,7 +41,7 @@ export interface ProxyServerOptions {
  * waits on `/ready` never sends into a proxy without config.
  */
 export class ProxyServer {
-  state: ServerState = 'PRE_INITIALIZING';
+  private currentState: ServerState = 'PRE_INITIALIZING';
   healthCheckFailed = false;
   readonly startedAt = Date.now();
   readonly stats: ProxyStats;
@@ -57,6 +57,9 @@ export class ProxyServer {
   private admin: AdminServer | undefined;
   private shuttingDown: Promise<void> | undefined;
   private readonly drainSteps: (() => Promise<void>)[] = [];
+  private readonly drainStartSteps: (() => Promise<void>)[] = [];
+  private drainStarted: Promise<void> | undefined;
+  private readonly liveCallbacks: (() => void)[] = [];
   /** Where /stats/prometheus reads from; the primary replaces it with the workers' aggregate. */
   metricsText: () => Promise<string> = () => this.stats.registry.metrics();
 
@@ -86,6 +89,33 @@ export class ProxyServer {
     this.overload = new OverloadManager(bootstrap.overload, options.maxActiveRequests);
     this.clusters = new ClusterManager(this.stats, log, this.secrets);
     if (bootstrap.ads !== undefined && this.role !== 'primary') this.xds = new XdsConfig(this, bootstrap, bootstrap.ads, log, this.stats);
+  }
+
+  get state(): ServerState {
+    return this.currentState;
+  }
+
+  /** The first change to LIVE (in the primary with --workers: once every worker is) calls the onLive callbacks. */
+  set state(next: ServerState) {
+    const was = this.currentState;
+    this.currentState = next;
+    if (next === 'LIVE' && was !== 'LIVE') for (const callback of this.liveCallbacks.splice(0)) callback();
+  }
+
+  /** Calls `callback` once, when the proxy first turns LIVE (its first config applied and warm); not after it has drained. */
+  onLive(callback: () => void): void {
+    if (this.currentState === 'LIVE') callback();
+    else if (this.currentState !== 'DRAINING') this.liveCallbacks.push(callback);
+  }
+
+  /**
+   * Work done first when draining starts (shutdown, /drain_listeners, and /healthcheck/fail, which
+   * a pod's preStop calls before the app is stopped), with readiness already 503 DRAINING and
+   * before any listener stops accepting: e.g. leaving a service registry, so that peers stop
+   * sending new requests while in-flight ones finish. The step bounds its own time.
+   */
+  addDrainStartStep(step: () => Promise<void>): void {
+    this.drainStartSteps.push(step);
   }
 
   get adminPort(): number | undefined {
@@ -197,11 +227,29 @@ export class ProxyServer {
    * (in-flight requests finish within the drain time, keep-alive clients are told
    * `connection: close`), but the process stays, e.g. for a pod whose app still shuts down.
    */
-  drainListeners(): Promise<void> {
+  async drainListeners(): Promise<void> {
     this.state = 'DRAINING';
+    await this.startDraining();
     for (const listener of this.listeners.values()) this.drainInBackground(listener);
     this.listeners.clear();
     return Promise.all(this.drainingListeners.values()).then(() => undefined);
+  }
+
+  /**
+   * /healthcheck/fail: readiness says DRAINING and the drain-start steps run (a registration is
+   * left), while listeners keep serving until SIGTERM. /healthcheck/ok makes /ready LIVE again;
+   * what the steps left stays left.
+   */
+  failHealthChecks(): Promise<void> {
+    this.healthCheckFailed = true;
+    return this.startDraining();
+  }
+
+  /** The drain-start steps, once, however many ways draining is asked for. */
+  private startDraining(): Promise<void> {
+    this.liveCallbacks.length = 0;
+    this.drainStarted ??= Promise.all(this.drainStartSteps.map((step) => step())).then(() => undefined);
+    return this.drainStarted;
   }
 
   /** Drains listeners (in-flight requests finish, within the drain time), then closes upstreams and admin. Idempotent. */
@@ -209,6 +257,7 @@ export class ProxyServer {
     this.shuttingDown ??= (async () => {
       this.log.info({ reason, drainTimeMs: this.options.drainTimeMs }, 'draining');
       this.state = 'DRAINING';
+      await this.startDraining();
       this.xds?.close();
       await Promise.all([...this.listeners.values()].map((l) => l.drain(this.options.drainTimeMs)).concat([...this.drainingListeners.values()]));
       for (const step of this.drainSteps) await step();

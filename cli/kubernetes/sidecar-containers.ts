@@ -1,6 +1,6 @@
 import { MODE_ENV } from '../modes/mode-options';
 import { SIDECAR_DEFAULTS } from '../modes/sidecar-defaults';
-import { waitReadyScript } from './wait-ready-script';
+import { preStopScript, waitReadyScript } from './lifecycle-scripts';
 
 const VERSION: string = require('../../../package.json').version;
 
@@ -56,9 +56,10 @@ export function proxyContainer(settings: SidecarSettings, service: string): obje
       // sidecar first, the app starts once the proxy has its config (Istio's
       // holdApplicationUntilProxyStarts).
       postStart: { exec: { command: ['node', '-e', waitReadyScript(`http://127.0.0.1:${adminPort}/ready`, START_TIMEOUT_S)] } },
-      // Not POST /drain_listeners: that would close the outbound listener while the app may still
-      // be finishing requests that call other services. SIGTERM, after this delay, drains.
-      preStop: { exec: { command: ['sleep', String(STOP_DELAY_S)] } },
+      // /healthcheck/fail, not /drain_listeners: that would close the outbound listener while the
+      // app may still be finishing requests that call other services. SIGTERM, after the delay,
+      // drains; the registration (--register) is left at once, as the app is told to stop.
+      preStop: { exec: { command: ['node', '-e', preStopScript(`http://127.0.0.1:${adminPort}/healthcheck/fail`, STOP_DELAY_S)] } },
     },
     resources: { requests: { cpu: '100m', memory: '128Mi' } },
     securityContext: {

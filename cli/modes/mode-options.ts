@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { REGISTRATION_FLAGS, resolveRegistration, type SidecarRegistrationOptions } from './registration-options';
 import { SIDECAR_DEFAULTS } from './sidecar-defaults';
 import { parseHostPorts, type HostPort } from './xds-address';
 
@@ -19,6 +20,8 @@ export interface ModeOptions {
   readonly locality: { readonly region?: string; readonly zone?: string } | undefined;
   /** DELTA_GRPC (incremental) instead of GRPC (state of the world). */
   readonly delta: boolean;
+  /** --register: the pod's endpoint, registered in etcd while the proxy is LIVE (sidecar only). */
+  readonly registration: SidecarRegistrationOptions | undefined;
 }
 
 /** The `proxy` flags that only mean something with --mode (spread into its parseArgs options). */
@@ -33,6 +36,7 @@ export const MODE_FLAGS = {
   region: { type: 'string' },
   delta: { type: 'boolean' },
   'print-bootstrap': { type: 'boolean' },
+  ...REGISTRATION_FLAGS,
 } as const;
 
 export type ModeFlags = { readonly [K in keyof typeof MODE_FLAGS]?: (typeof MODE_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -80,6 +84,8 @@ export function resolveModeOptions(
 
   const zone = setting('zone');
   const region = setting('region');
+  const registration = resolveRegistration(flags, env, { mode: proxyMode, service, zone, region });
+  if (registration !== undefined && 'error' in registration) return registration;
   return {
     mode: proxyMode,
     service,
@@ -89,6 +95,7 @@ export function resolveModeOptions(
     healthPort: healthPort === 0 ? undefined : healthPort,
     locality: zone === undefined && region === undefined ? undefined : { ...(region !== undefined && { region }), ...(zone !== undefined && { zone }) },
     delta: flags.delta === true,
+    registration,
   };
 }
 

@@ -69,9 +69,9 @@ const ENDPOINTS: Record<string, AdminEndpoint> = {
   },
   '/healthcheck/fail': {
     method: 'POST',
-    help: 'Fail /ready (DRAINING) so load balancers take this instance out before it stops',
-    handle: (proxy, _url, res) => {
-      proxy.healthCheckFailed = true;
+    help: 'Fail /ready (DRAINING) and leave the registry (--register) so load balancers take this instance out before it stops',
+    handle: async (proxy, _url, res) => {
+      await proxy.failHealthChecks();
       send(res, 200, 'OK\n');
     },
   },

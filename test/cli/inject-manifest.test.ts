@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { indentsSequences, injectManifests, ManifestError } from '../../cli/kubernetes/inject-manifest';
 import { redirectOptionsFromFlags } from '../../cli/kubernetes/redirect-options';
 import { DEFAULT_IMAGE, DEFAULT_XDS_ADDRESS } from '../../cli/kubernetes/sidecar-containers';
-import { waitReadyScript } from '../../cli/kubernetes/wait-ready-script';
+import { preStopScript, waitReadyScript } from '../../cli/kubernetes/lifecycle-scripts';
 import { modeBootstrap } from '../../cli/modes/mode-bootstrap';
 import { resolveModeOptions } from '../../cli/modes/mode-options';
 import { parseBootstrap } from '../../proxy/config/bootstrap';
@@ -93,7 +93,8 @@ t.test('a Deployment: sidecar first, init container last, annotations; nothing e
   t.same(proxy.readinessProbe.httpGet, { path: '/ready', port: 15021 });
   t.same(proxy.lifecycle.postStart.exec.command.slice(0, 2), ['node', '-e']);
   t.match(proxy.lifecycle.postStart.exec.command[2], 'http://127.0.0.1:15000/ready');
-  t.same(proxy.lifecycle.preStop.exec.command, ['sleep', '5']);
+  t.same(proxy.lifecycle.preStop.exec.command.slice(0, 2), ['node', '-e']);
+  t.match(proxy.lifecycle.preStop.exec.command[2], 'http://127.0.0.1:15000/healthcheck/fail');
   t.same(proxy.resources.requests, { cpu: '100m', memory: '128Mi' });
   t.match(proxy.securityContext, { runAsUser: 1337, runAsGroup: 1337, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
 
@@ -285,4 +286,26 @@ t.test("the postStart script waits for /ready, and gives up after its timeout", 
   const started = Date.now();
   t.equal(await run(`http://127.0.0.1:${closed}/ready`, 1), 1, 'exit 1 when never ready');
   t.ok(Date.now() - started < 5000, 'within about its timeout');
+});
+
+t.test('the preStop script fails health checks at once, then waits out its delay; an admin already gone does not shorten it', async (t) => {
+  const port = await freePort();
+  const posted: number[] = [];
+  const server = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/healthcheck/fail') posted.push(Date.now());
+    res.end('OK\n');
+  }).listen(port, '127.0.0.1');
+  t.teardown(() => void server.close());
+  const run = (url: string) =>
+    new Promise<{ code: number | null; ms: number }>((resolve) => {
+      const started = Date.now();
+      spawn(process.execPath, ['-e', preStopScript(url, 1)], { stdio: 'ignore' }).once('exit', (code) => resolve({ code, ms: Date.now() - started }));
+    });
+  const { code, ms } = await run(`http://127.0.0.1:${port}/healthcheck/fail`);
+  t.equal(code, 0);
+  t.equal(posted.length, 1, 'POST /healthcheck/fail, once');
+  t.ok(ms >= 1000, `then the delay (${ms} ms)`);
+  const gone = await run(`http://127.0.0.1:${await freePort()}/healthcheck/fail`);
+  t.equal(gone.code, 0);
+  t.ok(gone.ms >= 1000, `the same delay without an admin (${gone.ms} ms)`);
 });
