@@ -211,3 +211,23 @@ t.test('ADS against a running control plane', async (t) => {
     t.equal(value, 1);
   });
 });
+
+t.test('SotW: a stream holding every assignment is sent only the one an edit changed, under the version of them all', async (t) => {
+  const h = await startHarness(mesh());
+  const s = new AdsTestStream(h.address, 'StreamAggregatedResources');
+  t.teardown(async () => {
+    s.close();
+    await h.stop();
+  });
+  const names = ['web', 'web/v1', 'web/v2', 'api'];
+  s.send(sotwRequest(TYPE.EDS, { node: { id: 'edge-1', cluster: 'edge' }, resource_names: names }));
+  const first = await s.next();
+  t.same(decoded(first).map((a: any) => a.cluster_name), names, 'the first response holds every named assignment');
+  s.send(ack(first, { resource_names: names }));
+  h.writeMesh(mesh((m) => (m.services.api.endpoints[0].port = 9092)));
+  const push = await s.next(2000);
+  t.same(decoded(push).map((a: any) => [a.cluster_name, ports(a)]), [['api', [9092]]], 'only the changed assignment');
+  t.not(push.version_info, first.version_info);
+  s.send(ack(push, { resource_names: names }));
+  t.equal(await s.maybeNext(300), undefined, 'nothing more');
+});
