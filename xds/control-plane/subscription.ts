@@ -19,18 +19,30 @@ export const NOTHING: Subscription = { wildcard: false, names: new Set(), explic
 const WILDCARD = '*';
 
 /**
- * State of the world: every request carries the whole list. Mostly the same list as before (an
- * ACK): then the previous subscription itself, so what was worked out for it is reused.
+ * State of the world: every request carries the whole list, and mostly the very list of the
+ * request before (an ACK): then the previous subscription itself is kept, so what was worked out
+ * for it is reused, and recognizing that allocates nothing.
  */
 export function sotwSubscription(previous: Subscription, resourceNames: readonly string[]): Subscription {
   const explicit = previous.explicit || resourceNames.length > 0;
+  const asked = requestedNames.get(previous);
+  if (explicit === previous.explicit && asked !== undefined && sameList(asked, resourceNames)) return previous;
   const next = {
     wildcard: explicit ? resourceNames.includes(WILDCARD) : true,
     names: new Set(resourceNames.filter((n) => n !== WILDCARD)),
     explicit,
   };
-  const same = next.wildcard === previous.wildcard && next.explicit === previous.explicit && next.names.size === previous.names.size && [...next.names].every((n) => previous.names.has(n));
-  return same ? previous : next;
+  requestedNames.set(next, resourceNames);
+  return next;
+}
+
+/** The list a SotW request named, per subscription made from it. */
+const requestedNames = new WeakMap<Subscription, readonly string[]>();
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Incremental: requests carry changes; the first one with nothing to subscribe is the legacy wildcard. */
