@@ -1,12 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { commandLine } from './command-args';
 import { injectManifests, ManifestError } from './kubernetes/inject-manifest';
-import { ANNOTATIONS, REDIRECT_ANNOTATIONS } from './kubernetes/injection-annotations';
+import { DEFAULT_PREFIX } from '../xds/control-plane/registry/etcd-keys';
+import { ANNOTATIONS, REDIRECT_ANNOTATIONS, VERSION_LABEL } from './kubernetes/injection-annotations';
 import { DEFAULT_IMAGE, DEFAULT_XDS_ADDRESS, INIT_CONTAINER, PROXY_CONTAINER } from './kubernetes/sidecar-containers';
 import { SIDECAR_DEFAULTS } from './modes/sidecar-defaults';
 import { parseHostPorts } from './modes/xds-address';
+import { etcdLocation } from './registry-options';
 
-const USAGE = `Usage: meshlet inject -f <file | -> [-o <file>] [--image <image>] [--xds-address <host:port>]
+const USAGE = `Usage: meshlet inject -f <file | -> [-o <file>] [--image <image>] [--xds-address <host:port>] [--register etcd://<host:port>[,...]]
 
 Adds the meshlet sidecar to Kubernetes manifests, as 'istioctl kube-inject' does: every
 Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob and Pod gets, in its pod template,
@@ -26,10 +28,18 @@ database, the Kubernetes API) in its annotations, passed to 'meshlet iptables' f
 A Job's app must stop the sidecar when it is done, or the pod never completes:
   curl -XPOST http://127.0.0.1:${SIDECAR_DEFAULTS.adminPort}/quitquitquit
 
+With --register, each sidecar registers its pod in the mesh's etcd while it is ready (and leaves
+it first when the pod stops): the pod's IP, and as the port the annotation ${ANNOTATIONS.registerPort}
+(a number or a port name), else the app container's first TCP containerPort (no port: not
+registered, with a note). A pod label "${VERSION_LABEL}" is registered as the endpoint's version.
+${ANNOTATIONS.register}: "false" keeps a workload's pods out of the registry.
+
   -f, --filename <file>     the manifests (multi-document YAML); - reads stdin
   -o, --output <file>       where to write them (default: stdout)
       --image <image>       the meshlet image (default: ${DEFAULT_IMAGE})
       --xds-address <h:p>   the control plane, HOST:PORT[,HOST:PORT...] (default: ${DEFAULT_XDS_ADDRESS})
+      --register <url>      etcd://HOST:PORT[,HOST:PORT...]: sidecars register their pods there, as
+                            'proxy --mode sidecar --register' (default: no registration)
   -h, --help                show this help
 `;
 
@@ -41,12 +51,18 @@ export async function injectCommand(args: string[]): Promise<number> {
     output: { type: 'string', short: 'o' },
     image: { type: 'string', default: DEFAULT_IMAGE },
     'xds-address': { type: 'string', default: DEFAULT_XDS_ADDRESS },
+    register: { type: 'string' },
   });
   if (typeof values === 'number') return values;
   if (values.filename === undefined) return usageError('-f <file> is required (- for stdin)');
   if (values.image === '') return usageError('--image must name an image');
   const xds = parseHostPorts(values['xds-address']);
   if (typeof xds === 'string') return usageError(`--xds-address: ${xds}`);
+  if (values.register !== undefined) {
+    // As the sidecar will read it (no etcd access flags: none are injected).
+    const registry = etcdLocation(values.register, DEFAULT_PREFIX, {}, {});
+    if (typeof registry === 'string') return usageError(registry.replace(/^--registry:/, '--register:'));
+  }
 
   const input = values.filename === '-' ? 'stdin' : values.filename;
   let text: string;
@@ -58,7 +74,7 @@ export async function injectCommand(args: string[]): Promise<number> {
   }
   let result;
   try {
-    result = injectManifests(text, { image: values.image, xdsAddress: values['xds-address'] });
+    result = injectManifests(text, { image: values.image, xdsAddress: values['xds-address'], ...(values.register !== undefined && { register: values.register }) });
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
     process.stderr.write(`meshlet inject: ${input}: ${err.message}\n`);

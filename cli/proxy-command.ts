@@ -60,10 +60,10 @@ when it drains (SIGTERM, /quitquitquit), before its listeners stop; after kill -
       --register-version <v>   the endpoint's version label, for routes' subsets  [${REGISTRATION_ENV['register-version']}]
       --register-ttl <d>       how long the key outlives a killed proxy, whole seconds (default: ${DEFAULT_REGISTER_TTL})  [${REGISTRATION_ENV['register-ttl']}]
       --register-prefix <key>  the mesh's keys are under <key>/ (default: ${DEFAULT_PREFIX})  [${REGISTRATION_ENV['register-prefix']}]
-      --etcd-cacert <file>     TLS to etcd, verified against this CA (PEM); plaintext without it
-      --etcd-cert <file>       with --etcd-key: the client certificate etcd's --client-cert-auth asks for
-      --etcd-key <file>
-      --etcd-user <name>       etcd auth as this user; the password is read from ${ETCD_PASSWORD_ENV}
+      --etcd-cacert <file>     TLS to etcd, verified against this CA (PEM); plaintext without it  [${REGISTRATION_ENV['etcd-cacert']}]
+      --etcd-cert <file>       with --etcd-key: the client certificate etcd's --client-cert-auth asks for  [${REGISTRATION_ENV['etcd-cert']}]
+      --etcd-key <file>        [${REGISTRATION_ENV['etcd-key']}]
+      --etcd-user <name>       etcd auth as this user; the password is read from ${ETCD_PASSWORD_ENV}  [${REGISTRATION_ENV['etcd-user']}]
 
 Signals: SIGTERM and SIGINT drain (readiness turns 503 DRAINING, the registration if any is
 deleted, listeners stop accepting, in-flight requests finish) and exit 0.

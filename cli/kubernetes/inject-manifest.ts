@@ -2,6 +2,7 @@ import { isCollection, isMap, isScalar, isSeq, parseAllDocuments, visit, YAMLSeq
 import { SIDECAR_DEFAULTS } from '../modes/sidecar-defaults';
 import { ANNOTATIONS } from './injection-annotations';
 import { decideInjection } from './injection-decision';
+import { decideRegistration, type PodRegistration } from './registration-decision';
 import { initContainer, proxyContainer, type SidecarSettings } from './sidecar-containers';
 import { podTemplatePath } from './workload-kinds';
 
@@ -64,7 +65,14 @@ function injectDocument(doc: Document, settings: SidecarSettings, notes: string[
     notes.push(`${name}: skipped: its containers are not a plain YAML sequence (an alias?)`);
     return false;
   }
-  containers.items.unshift(compactNode(doc, proxyContainer(settings, decision.service)));
+  let registration: PodRegistration | undefined;
+  if (settings.register !== undefined) {
+    const registering = decideRegistration(value, template, decision.service);
+    if ('error' in registering) throw new ManifestError(`${name}: ${registering.error}`);
+    registration = registering.register;
+    if (registering.note !== undefined) notes.push(`${name}: ${registering.note}`);
+  }
+  containers.items.unshift(compactNode(doc, proxyContainer(settings, decision.service, registration)));
   sequenceAt(doc, [...spec, 'initContainers']).items.push(compactNode(doc, initContainer(settings, decision.iptablesArgs)));
 
   const annotations = [...path, 'metadata', 'annotations'];

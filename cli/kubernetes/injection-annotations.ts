@@ -8,7 +8,14 @@ export const ANNOTATIONS = {
   injected: 'meshlet.io/injected',
   /** kubectl's default for logs and exec: the sidecar comes first in `containers`, so the app is named here. */
   defaultContainer: 'kubectl.kubernetes.io/default-container',
+  /** With `inject --register`: "false" keeps this workload's pods out of the registry (its sidecar still runs). */
+  register: 'meshlet.io/register',
+  /** With `inject --register`: the port registered for peers, a number or the name of one of the app container's ports (default: its first TCP port). */
+  registerPort: 'meshlet.io/register-port',
 } as const;
+
+/** With `inject --register`: the pod label whose value (through the downward API) is the registered endpoint's version, its subset. */
+export const VERSION_LABEL = 'version';
 
 /**
  * Annotations passed on to the init container's `meshlet iptables` flag of the same name. The

@@ -21,8 +21,7 @@ export type InjectionDecision =
  * `template` its pod template (for a Pod, the document itself), both as plain data.
  */
 export function decideInjection(kind: string, workload: any, template: any): InjectionDecision {
-  // The pod template's annotations win over the workload's.
-  const annotations: Record<string, unknown> = { ...workload?.metadata?.annotations, ...template?.metadata?.annotations };
+  const annotations = podAnnotations(workload, template);
   const spec = template?.spec;
   const containers: unknown[] = Array.isArray(spec?.containers) ? spec.containers : [];
   if (String(annotations[ANNOTATIONS.injected]) === 'true' || containers.some((c: any) => c?.name === PROXY_CONTAINER)) {
@@ -47,6 +46,12 @@ export function decideInjection(kind: string, workload: any, template: any): Inj
     iptablesArgs.push(`--${flag}`, value);
   }
   return { inject: true, service, runsToCompletion, iptablesArgs };
+}
+
+/** The meshlet annotations that apply to a pod: its template's, else the workload's. */
+export function podAnnotations(workload: any, template: any): Record<string, unknown> {
+  // The pod template's annotations win over the workload's.
+  return { ...workload?.metadata?.annotations, ...template?.metadata?.annotations };
 }
 
 function skip(reason: string): InjectionDecision {

@@ -1,6 +1,9 @@
 import { MODE_ENV } from '../modes/mode-options';
+import { REGISTRATION_ENV } from '../modes/registration-options';
 import { SIDECAR_DEFAULTS } from '../modes/sidecar-defaults';
 import { preStopScript, waitReadyScript } from './lifecycle-scripts';
+import { VERSION_LABEL } from './injection-annotations';
+import type { PodRegistration } from './registration-decision';
 
 const VERSION: string = require('../../../package.json').version;
 
@@ -23,13 +26,20 @@ export interface SidecarSettings {
   readonly image: string;
   /** The control plane, HOST:PORT[,HOST:PORT...]. */
   readonly xdsAddress: string;
+  /**
+   * `inject --register`: the mesh's etcd, etcd://HOST:PORT[,...], where each sidecar registers
+   * its pod while it is LIVE. Undefined: no registration (and nothing about it in the pod).
+   */
+  readonly register?: string;
 }
 
 /**
  * The sidecar: `proxy --mode sidecar` configured through the environment (the downward API gives
- * it the pod's name and namespace for its node id), first among the containers.
+ * it the pod's name and namespace for its node id), first among the containers. With
+ * `registration` (and settings.register), it registers the pod's IP and the app's port, and the
+ * pod's `version` label if it has one.
  */
-export function proxyContainer(settings: SidecarSettings, service: string): object {
+export function proxyContainer(settings: SidecarSettings, service: string, registration?: PodRegistration): object {
   const { adminPort, healthPort, inboundPort, outboundPort, uid } = SIDECAR_DEFAULTS;
   return {
     name: PROXY_CONTAINER,
@@ -42,6 +52,7 @@ export function proxyContainer(settings: SidecarSettings, service: string): obje
       { name: MODE_ENV.service, value: service },
       // $(VAR) expands variables listed above it.
       { name: MODE_ENV['node-id'], value: '$(POD_NAME).$(POD_NAMESPACE)' },
+      ...(settings.register === undefined || registration === undefined ? [] : registrationEnv(settings.register, registration)),
     ],
     ports: [
       { name: 'mesh-outbound', containerPort: outboundPort },
@@ -71,6 +82,17 @@ export function proxyContainer(settings: SidecarSettings, service: string): obje
       capabilities: { drop: ['ALL'] },
     },
   };
+}
+
+/** `proxy --mode sidecar --register`'s settings, as the environment variables it falls back to. */
+function registrationEnv(registry: string, registration: PodRegistration): object[] {
+  return [
+    { name: REGISTRATION_ENV.register, value: registry },
+    { name: REGISTRATION_ENV['register-address'], valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: REGISTRATION_ENV['register-port'], value: String(registration.port) },
+    // Only when the template has the label: a missing label reads as "", which the sidecar takes as unset anyway.
+    ...(registration.versioned ? [{ name: REGISTRATION_ENV['register-version'], valueFrom: { fieldRef: { fieldPath: `metadata.labels['${VERSION_LABEL}']` } } }] : []),
+  ];
 }
 
 /**

@@ -29,7 +29,6 @@ export const REGISTRATION_FLAGS = {
 } as const;
 
 type RegistrationFlag = keyof typeof REGISTRATION_FLAGS;
-/** The flags with an environment variable to fall back to (not the certificate files' and user). */
 type EnvFlag = keyof typeof REGISTRATION_ENV;
 
 export const REGISTRATION_ENV = {
@@ -39,7 +38,12 @@ export const REGISTRATION_ENV = {
   'register-port': 'MESHLET_REGISTER_PORT',
   'register-version': 'MESHLET_REGISTER_VERSION',
   'register-ttl': 'MESHLET_REGISTER_TTL',
-} as const satisfies Partial<Record<RegistrationFlag, string>>;
+  // So that `meshlet inject` (or a pod spec by hand) can point an injected sidecar at a TLS etcd.
+  'etcd-cacert': 'MESHLET_ETCD_CACERT',
+  'etcd-cert': 'MESHLET_ETCD_CERT',
+  'etcd-key': 'MESHLET_ETCD_KEY',
+  'etcd-user': 'MESHLET_ETCD_USER',
+} as const satisfies Record<RegistrationFlag, string>;
 
 export const DEFAULT_REGISTER_TTL = '10s';
 
@@ -81,7 +85,8 @@ export function resolveRegistration(
   }
   if (settings.mode !== 'sidecar') return { error: `${named('register')} goes with --mode sidecar: a sidecar registers its pod's endpoint` };
 
-  const location = etcdLocation(registry, setting('register-prefix') ?? DEFAULT_PREFIX, flags, env as NodeJS.ProcessEnv);
+  const access = { 'etcd-cacert': setting('etcd-cacert'), 'etcd-cert': setting('etcd-cert'), 'etcd-key': setting('etcd-key'), 'etcd-user': setting('etcd-user') };
+  const location = etcdLocation(registry, setting('register-prefix') ?? DEFAULT_PREFIX, access, env as NodeJS.ProcessEnv);
   // etcdLocation names `register`'s and the control plane's flags: name this command's.
   if (typeof location === 'string') return { error: location.replace(/^--registry:/, '--register:').replace(/^--prefix:/, '--register-prefix:') };
 

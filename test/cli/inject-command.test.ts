@@ -20,6 +20,28 @@ t.test('-f - reads stdin and writes stdout; --image and --xds-address reach the 
   t.equal(r.stderr, '');
 });
 
+t.test('--register reaches the sidecar; a bad URL is a usage error; a pod with nothing to register gets its note', async (t) => {
+  const app = 'kind: Pod\nmetadata: {name: web, labels: {app: web}}\nspec: {containers: [{name: web, image: web:1, ports: [{containerPort: 8080}]}]}\n';
+  const r = meshlet(['inject', '-f', '-', '--register', 'etcd://etcd-0.etcd:2379,etcd-1.etcd:2379'], app);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, '    - name: MESHLET_REGISTER\n      value: etcd://etcd-0.etcd:2379,etcd-1.etcd:2379\n');
+  t.match(r.stdout, '    - name: MESHLET_REGISTER_PORT\n      value: "8080"\n');
+  t.equal(r.stderr, '');
+  const noPort = meshlet(['inject', '-f', '-', '--register', 'etcd://etcd:2379'], POD);
+  t.equal(noPort.code, 0);
+  t.notMatch(noPort.stdout, 'MESHLET_REGISTER');
+  t.match(noPort.stderr, 'meshlet inject: Pod/web: not registered: the app container "web" lists no TCP containerPort');
+  for (const [url, message] of [
+    ['http://etcd:2379', '--register: "http://etcd:2379" is not etcd://HOST:PORT[,HOST:PORT...]'],
+    ['etcd://etcd', '--register: "etcd" is not HOST:PORT'],
+  ]) {
+    const bad = meshlet(['inject', '-f', '-', '--register', url!], app);
+    t.equal(bad.code, 2, url);
+    t.equal(bad.stdout, '');
+    t.match(bad.stderr, `meshlet inject: ${message}`);
+  }
+});
+
 t.test('-o writes the file; a Job gets its note on stderr', async (t) => {
   const input = writeTempFile('job.yaml', 'kind: Job\nmetadata: {name: once}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: a}]}}}\n');
   const output = join(dirname(input), 'job.injected.yaml');
@@ -51,5 +73,5 @@ t.test('missing input and usage errors', async (t) => {
   t.match(badXds.stderr, '--xds-address: "cp" is not HOST:PORT');
   const help = meshlet(['inject', '--help']);
   t.equal(help.code, 0);
-  for (const text of ['--filename', '--output', '--image', '--xds-address', 'quitquitquit', 'meshlet.io/inject', 'meshlet.io/exclude-outbound-ports']) t.match(help.stdout, text);
+  for (const text of ['--filename', '--output', '--image', '--xds-address', 'quitquitquit', 'meshlet.io/inject', 'meshlet.io/exclude-outbound-ports', '--register', 'meshlet.io/register-port', 'meshlet.io/register: "false"']) t.match(help.stdout, text);
 });

@@ -371,6 +371,8 @@ t.test('resolveRegistration: TLS and auth to etcd, as the other commands take th
   t.match(resolveRegistration({ ...ok, 'etcd-user': 'web' }, {}, settings), { error: '--etcd-user needs its password in MESHLET_ETCD_PASSWORD' });
   t.match(resolveRegistration({ ...ok, 'etcd-cert': ca }, {}, settings), { error: '--etcd-cert and --etcd-key go together' });
   t.match(resolveRegistration({ ...ok, 'etcd-cacert': `${ca}.missing` }, {}, settings), { error: '--etcd-cacert: cannot read' });
+  const fromEnv = resolveRegistration(ok, { MESHLET_ETCD_CACERT: ca, MESHLET_ETCD_USER: 'web', MESHLET_ETCD_PASSWORD: 'secret' }, settings);
+  t.match(fromEnv, { hosts: ['https://10.0.0.5:2379'], access: { auth: { username: 'web' } } }, 'each falls back to its variable, for an injected sidecar');
 });
 
 t.test('resolveModeOptions carries the registration, with node.locality in the endpoint', async (t) => {
