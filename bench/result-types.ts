@@ -95,7 +95,7 @@ export interface MachineInfo {
   nodeVersion: string;
   clockTicksPerSecond: number;
   pinning: boolean;
-  /** Version strings of everything measured or measuring; absent tools are listed under `skipped`. */
+  /** Version strings of everything measured or measuring (a proxy bench lists absent tools under `skipped`). */
   versions: Record<string, string>;
 }
 

@@ -25,11 +25,27 @@ export function localDate(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
+/** The machine a bench runs on; `versions` are those of what it measures or measures with, after meshlet's own. */
+export function machineInfo(repoRoot: string, versions: Record<string, string>): MachineInfo {
+  return {
+    cpuModel: cpuModel(),
+    cores: os.cpus().length,
+    kernel: os.release(),
+    os: osDescription(),
+    nodeVersion: process.version,
+    clockTicksPerSecond: clockTicksPerSecond(),
+    pinning: isPinningAvailable(),
+    versions: {
+      meshlet: String((JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version?: string }).version),
+      ...versions,
+    },
+  };
+}
+
 /** Probes tools and packages once: versions for the report, and why any system cannot run. */
 function inspectMachine(repoRoot: string, options: BenchOptions): { machine: MachineInfo; unavailable: Map<string, string>; wrk: boolean; openssl: boolean } {
   const versions: Record<string, string> = {};
   const unavailable = new Map<string, string>();
-  versions.meshlet = String((JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version?: string }).version);
   for (const [name, args] of [['nginx', ['-v']], ['haproxy', ['-v']]] as const) {
     const v = toolVersion(name, args);
     if (v) versions[name] = versionNumber(v);
@@ -47,16 +63,7 @@ function inspectMachine(repoRoot: string, options: BenchOptions): { machine: Mac
   const openssl = toolVersion('openssl', ['version']);
   if (openssl) versions.openssl = versionNumber(openssl);
   return {
-    machine: {
-      cpuModel: cpuModel(),
-      cores: os.cpus().length,
-      kernel: os.release(),
-      os: osDescription(),
-      nodeVersion: process.version,
-      clockTicksPerSecond: clockTicksPerSecond(),
-      pinning: isPinningAvailable(),
-      versions,
-    },
+    machine: machineInfo(repoRoot, versions),
     unavailable,
     wrk: wrk !== undefined && options.useWrk,
     openssl: openssl !== undefined,

@@ -8,21 +8,21 @@
  *
  * `npm run bench -- --control-plane-scale [options]`, or `node dist/bench/control-plane-scale/run.js [options]`.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitFor200 } from '../http-probe';
-import { cpuModel, osDescription, packageVersion } from '../machine-info';
-import { clockTicksPerSecond } from '../proc-sampler';
-import { isPinningAvailable, onStderrLines, pinned, ProcessRegistry, type Tracked } from '../processes';
-import { localDate } from '../run-bench';
+import { packageVersion } from '../machine-info';
+import { onStderrLines, pinned, ProcessRegistry, type Tracked } from '../processes';
+import type { MachineInfo } from '../result-types';
+import { localDate, machineInfo } from '../run-bench';
 import { CLIENT_CORE, PROXY_CORE } from '../systems';
 import { parseWithInfinity, stringifyWithInfinity } from './json';
 import { meshShape, plannedMoves, type ScaleMeshOptions } from './mesh-generator';
 import { provideMesh, type MeshSource } from './mesh-source';
 import { renderScaleMarkdown, resultBaseName } from './scale-markdown';
 import { parseScaleArgs, SCALE_HELP, type ScaleOptions } from './scale-options';
-import { reloadTimes, summarizeScale, type ScaleMachine, type ScaleResult } from './scale-summary';
+import { reloadTimes, summarizeScale, type ScaleResult } from './scale-summary';
 import type { WorkerConfig, WorkerResult } from './scale-types';
 
 /** dist/bench/control-plane-scale/run.js → the checkout. */
@@ -36,21 +36,9 @@ function loadAverage(): number {
   return os.loadavg()[0] ?? Number.NaN;
 }
 
-function machine(): ScaleMachine {
-  const versions: Record<string, string> = {};
-  versions.meshlet = String((JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }).version);
+function machine(): MachineInfo {
   const grpc = packageVersion(REPO_ROOT, '@grpc/grpc-js');
-  if (grpc) versions['@grpc/grpc-js'] = grpc;
-  return {
-    cpuModel: cpuModel(),
-    cores: os.cpus().length,
-    kernel: os.release(),
-    os: osDescription(),
-    nodeVersion: process.version,
-    clockTicksPerSecond: clockTicksPerSecond(),
-    pinning: isPinningAvailable(),
-    versions,
-  };
+  return machineInfo(REPO_ROOT, grpc ? { '@grpc/grpc-js': grpc } : {});
 }
 
 /** pino's level of a JSON log line (40 = warn); 50 for anything that is not one, e.g. a crash's stack. */

@@ -1,19 +1,9 @@
 /** The scale benchmark's result document and the summary derived from its raw data. Pure. */
 import { histogramMean, histogramQuantile, type Histogram } from '../prometheus-text';
+import type { MachineInfo } from '../result-types';
 import { cpuSummary, otherCores, summarizeChanges, summarizeTimes, ticksBetween, type ChangesSummary, type TimeSummary } from './convergence';
 import type { ScaleOptions } from './scale-options';
 import type { WorkerResult } from './scale-types';
-
-export interface ScaleMachine {
-  cpuModel: string;
-  cores: number;
-  kernel: string;
-  os: string;
-  nodeVersion: string;
-  clockTicksPerSecond: number;
-  pinning: boolean;
-  versions: Record<string, string>;
-}
 
 export interface ScaleSummary {
   initialSync: TimeSummary & { cpuMs: number; coreFraction: number };
@@ -62,7 +52,7 @@ export interface ScaleResult {
   /** How the run was started, for the report. */
   command: string;
   options: ScaleOptions;
-  machine: ScaleMachine;
+  machine: MachineInfo;
   /** fileBytes: the mesh file's, or in etcd the mesh document's (without endpoints). */
   mesh: { services: number; endpointsPerService: number; routedServices: number; clusters: number; endpoints: number; fileBytes: number };
   /** Absent in results written before the etcd mode (all from a file). */

@@ -32,6 +32,21 @@ export interface TimingCells {
   readonly grid: HistogramCell;
 }
 
+/** Counters by field: their name (after a prefix such as `envoy_cluster`) and help. */
+type CounterTable = Record<string, readonly [name: string, help: string]>;
+
+/** One family per row of `table`, named `<prefix>_<name>`, labelled by `label` alone. */
+function counterFamilies<K extends string>(table: Record<K, readonly [string, string]>, prefix: string, label: string): Record<K, CounterFamily> {
+  return Object.fromEntries(
+    Object.entries<readonly [string, string]>(table).map(([field, [name, help]]) => [field, new CounterFamily(`${prefix}_${name}`, help, [label])]),
+  ) as Record<K, CounterFamily>;
+}
+
+/** Each family's cell for one label value (a cluster, listener or connection manager), by field. */
+function counterCells<K extends string>(families: Record<K, CounterFamily>, labelValue: string): Record<K, CounterCell> {
+  return Object.fromEntries(Object.entries<CounterFamily>(families).map(([field, family]) => [field, family.cell(labelValue)])) as Record<K, CounterCell>;
+}
+
 /**
  * Per-cluster counters with Envoy's names (`envoy_cluster_<name>{envoy_cluster_name}`):
  * one row here is a counter family and a `ClusterStats` field.
@@ -81,26 +96,25 @@ const CLUSTER_COUNTERS = {
   healthCheckSuccess: ['health_check_success', 'Active health checks that passed'],
   healthCheckFailure: ['health_check_failure', 'Active health checks that failed (any reason)'],
   healthCheckNetworkFailure: ['health_check_network_failure', 'Active health checks that failed on the network (connect failure, reset, timeout)'],
-} as const satisfies Record<string, readonly [string, string]>;
+} as const satisfies CounterTable;
 
 export type ClusterCounterName = keyof typeof CLUSTER_COUNTERS;
 
-/** Per-cluster counters, resolved once per cluster so the request path only increments fields. */
-export type ClusterStats = ClusterStatsCells & { [K in ClusterCounterName]: CounterCell };
+/** The CLUSTER_COUNTERS cells of ClusterStats, set by its constructor. */
+export interface ClusterStats extends Readonly<Record<ClusterCounterName, CounterCell>> {}
 
 export function clusterStats(stats: ProxyStats, clusterName: string): ClusterStats {
-  return new ClusterStatsCells(stats, clusterName) as ClusterStats;
+  return new ClusterStats(stats, clusterName);
 }
 
-class ClusterStatsCells {
+/** Per-cluster counters, resolved once per cluster so the request path only increments fields. */
+export class ClusterStats {
   private readonly byCode = new Map<number, CounterCell>();
   private readonly byGrpcStatus = new Map<string, CounterCell>();
   private readonly byClass: CounterCell[] = [];
 
   constructor(private readonly stats: ProxyStats, readonly clusterName: string) {
-    for (const name of Object.keys(CLUSTER_COUNTERS) as ClusterCounterName[]) {
-      (this as unknown as Record<string, CounterCell>)[name] = stats.clusterCounters[name].cell(clusterName);
-    }
+    Object.assign(this, counterCells(stats.clusterCounters, clusterName));
   }
 
   /** Counts a gRPC response's grpc-status (from its trailers, or the headers of a trailers-only response). */
@@ -138,7 +152,7 @@ const SSL_COUNTERS = {
   failVerifyNoCert: ['ssl_fail_verify_no_cert', 'Connections closed because the peer presented no certificate'],
   failVerifyError: ['ssl_fail_verify_error', 'Connections closed because the peer certificate did not verify (untrusted CA, expired, not yet valid)'],
   failVerifySan: ['ssl_fail_verify_san', 'Connections closed because no subject alt name of the peer certificate matched'],
-} as const satisfies Record<string, readonly [string, string]>;
+} as const satisfies CounterTable;
 
 type SslCounterName = keyof typeof SSL_COUNTERS;
 
@@ -160,7 +174,7 @@ const VERIFY_COUNTER: Record<VerifyFailure, SslCounterName> = {
 /** `side` downstream: `name` is a listener address (Envoy's `127.0.0.1_15006`); upstream: a cluster name. */
 export function sslStats(stats: ProxyStats, side: 'downstream' | 'upstream', name: string): SslStats {
   const families = side === 'downstream' ? stats.listenerSsl : stats.clusterSsl;
-  const cells = Object.fromEntries(Object.keys(SSL_COUNTERS).map((k) => [k, families[k as SslCounterName].cell(name)])) as Record<SslCounterName, CounterCell>;
+  const cells = counterCells(families, name);
   return {
     ...cells,
     failVerify(reason: VerifyFailure) {
@@ -170,25 +184,47 @@ export function sslStats(stats: ProxyStats, side: 'downstream' | 'upstream', nam
   };
 }
 
+/**
+ * Per-listener counters of the HTTP connection manager with Envoy's names
+ * (`envoy_http_<name>{envoy_http_conn_manager_prefix}`): one row here is a counter family and a
+ * `ListenerStats` field.
+ */
+const HCM_COUNTERS = {
+  rqTotal: ['downstream_rq_total', 'Downstream requests'],
+  cxTotal: ['downstream_cx_total', 'Downstream connections'],
+  upgradesTotal: ['downstream_cx_upgrades_total', 'Upgraded streams (WebSocket) sent upstream'],
+  wsOnNonWsRoute: [
+    'downstream_rq_ws_on_non_ws_route',
+    'Upgrade requests refused (403) because neither the connection manager nor the route enables their upgrade type',
+  ],
+  rqIdleTimeout: ['downstream_rq_idle_timeout', 'Streams closed by stream_idle_timeout'],
+  protocolError: [
+    'downstream_cx_protocol_error',
+    'Requests refused as malformed (400/431: the HTTP/1.1 parser, duplicate Host, too many headers, underscores)',
+  ],
+  rqTimeout: ['downstream_rq_timeout', 'Requests that did not arrive whole in time (request_headers_timeout, request_timeout): 408'],
+  cxIdleTimeout: ['downstream_cx_idle_timeout', 'Downstream connections closed for being idle (common_http_protocol_options.idle_timeout)'],
+  overloadClose: ['downstream_rq_overload_close', 'Requests shed by the overload manager (503 OM): heap pressure or --max-active-requests'],
+  failedPathNormalization: [
+    'downstream_rq_failed_path_normalization',
+    'Requests refused (400) because their path could not be normalized, had a fragment or an escaped slash refused by path_with_escaped_slashes_action',
+  ],
+  redirectedWithNormalizedPath: ['downstream_rq_redirected_with_normalized_path', 'Requests redirected (307) to their normalized path (UNESCAPE_AND_REDIRECT)'],
+  rbacAllowed: ['rbac_allowed', 'Requests allowed by the RBAC filter'],
+  rbacDenied: ['rbac_denied', 'Requests denied (403) by the RBAC filter'],
+  rbacShadowAllowed: ['rbac_shadow_allowed', 'Requests the RBAC shadow rules would allow'],
+  rbacShadowDenied: ['rbac_shadow_denied', 'Requests the RBAC shadow rules would deny'],
+} as const satisfies CounterTable;
+
+type HcmCounterName = keyof typeof HCM_COUNTERS;
+
+/** The HCM_COUNTERS cells of ListenerStats, set by its constructor. */
+export interface ListenerStats extends Readonly<Record<HcmCounterName, CounterCell>> {}
+
 /** Per-listener (HTTP connection manager) counters. */
 export class ListenerStats {
-  readonly rqTotal: CounterCell;
-  readonly cxTotal: CounterCell;
-  readonly rbacAllowed: CounterCell;
-  readonly rbacDenied: CounterCell;
-  readonly rbacShadowAllowed: CounterCell;
-  readonly rbacShadowDenied: CounterCell;
-  readonly upgradesTotal: CounterCell;
   /** Kept by the upgraded streams as they open and close (GaugeCell: no owner to read at scrape time). */
   readonly upgradesActive: GaugeCell;
-  readonly wsOnNonWsRoute: CounterCell;
-  readonly rqIdleTimeout: CounterCell;
-  readonly protocolError: CounterCell;
-  readonly rqTimeout: CounterCell;
-  readonly cxIdleTimeout: CounterCell;
-  readonly overloadClose: CounterCell;
-  readonly failedPathNormalization: CounterCell;
-  readonly redirectedWithNormalizedPath: CounterCell;
   private readonly byClass: CounterCell[] = [];
   private readonly byFlag = new Map<string, CounterCell>();
   /** route → cluster → code class → cells; keyed by the compiled route object so a config swap starts fresh. */
@@ -196,22 +232,8 @@ export class ListenerStats {
   private readonly unrouted = new Map<string, TimingCells[]>();
 
   constructor(private readonly stats: ProxyStats, readonly listenerName: string, readonly statPrefix: string) {
-    this.rqTotal = stats.downstreamRqTotal.cell(statPrefix);
-    this.cxTotal = stats.downstreamCxTotal.cell(statPrefix);
-    this.rbacAllowed = stats.rbacAllowed.cell(statPrefix);
-    this.rbacDenied = stats.rbacDenied.cell(statPrefix);
-    this.rbacShadowAllowed = stats.rbacShadowAllowed.cell(statPrefix);
-    this.rbacShadowDenied = stats.rbacShadowDenied.cell(statPrefix);
-    this.upgradesTotal = stats.downstreamCxUpgradesTotal.cell(statPrefix);
+    Object.assign(this, counterCells(stats.hcmCounters, statPrefix));
     this.upgradesActive = stats.downstreamCxUpgradesActive.cell(statPrefix);
-    this.wsOnNonWsRoute = stats.downstreamRqWsOnNonWsRoute.cell(statPrefix);
-    this.rqIdleTimeout = stats.downstreamRqIdleTimeout.cell(statPrefix);
-    this.protocolError = stats.downstreamCxProtocolError.cell(statPrefix);
-    this.rqTimeout = stats.downstreamRqTimeout.cell(statPrefix);
-    this.cxIdleTimeout = stats.downstreamCxIdleTimeout.cell(statPrefix);
-    this.overloadClose = stats.downstreamRqOverloadClose.cell(statPrefix);
-    this.failedPathNormalization = stats.downstreamRqFailedPathNormalization.cell(statPrefix);
-    this.redirectedWithNormalizedPath = stats.downstreamRqRedirectedWithNormalizedPath.cell(statPrefix);
   }
 
   responseClass(status: number): void {
@@ -264,13 +286,6 @@ export class ListenerStats {
   }
 }
 
-function sslFamilies(prefix: string, label: string): Record<SslCounterName, CounterFamily> {
-  return Object.fromEntries(Object.entries(SSL_COUNTERS).map(([field, [name, help]]) => [field, new CounterFamily(`${prefix}_${name}`, help, [label])])) as Record<
-    SslCounterName,
-    CounterFamily
-  >;
-}
-
 /**
  * Every metric meshlet exports. Names follow Envoy's Prometheus output
  * (`envoy_cluster_upstream_rq_total{envoy_cluster_name=...}`) where Envoy has one,
@@ -298,60 +313,18 @@ export class ProxyStats {
     LATENCY_BUCKETS_SECONDS,
   );
 
-  readonly downstreamRqTotal = new CounterFamily('envoy_http_downstream_rq_total', 'Downstream requests', ['envoy_http_conn_manager_prefix']);
+  readonly hcmCounters = counterFamilies(HCM_COUNTERS, 'envoy_http', 'envoy_http_conn_manager_prefix');
   readonly downstreamRqByClass = new CounterFamily('envoy_http_downstream_rq_xx', 'Downstream responses by code class', [
     'envoy_response_code_class',
     'envoy_http_conn_manager_prefix',
   ]);
-  readonly downstreamCxTotal = new CounterFamily('envoy_http_downstream_cx_total', 'Downstream connections', ['envoy_http_conn_manager_prefix']);
   readonly downstreamCxActive: GaugeFamily;
   readonly downstreamRqActive: GaugeFamily;
-  readonly downstreamCxUpgradesTotal = new CounterFamily('envoy_http_downstream_cx_upgrades_total', 'Upgraded streams (WebSocket) sent upstream', [
-    'envoy_http_conn_manager_prefix',
-  ]);
   readonly downstreamCxUpgradesActive: GaugeFamily;
-  readonly downstreamRqWsOnNonWsRoute = new CounterFamily(
-    'envoy_http_downstream_rq_ws_on_non_ws_route',
-    'Upgrade requests refused (403) because neither the connection manager nor the route enables their upgrade type',
-    ['envoy_http_conn_manager_prefix'],
-  );
-  readonly downstreamRqIdleTimeout = new CounterFamily('envoy_http_downstream_rq_idle_timeout', 'Streams closed by stream_idle_timeout', [
-    'envoy_http_conn_manager_prefix',
-  ]);
-  readonly downstreamCxProtocolError = new CounterFamily(
-    'envoy_http_downstream_cx_protocol_error',
-    'Requests refused as malformed (400/431: the HTTP/1.1 parser, duplicate Host, too many headers, underscores)',
-    ['envoy_http_conn_manager_prefix'],
-  );
-  readonly downstreamRqTimeout = new CounterFamily(
-    'envoy_http_downstream_rq_timeout',
-    'Requests that did not arrive whole in time (request_headers_timeout, request_timeout): 408',
-    ['envoy_http_conn_manager_prefix'],
-  );
-  readonly downstreamRqOverloadClose = new CounterFamily(
-    'envoy_http_downstream_rq_overload_close',
-    'Requests shed by the overload manager (503 OM): heap pressure or --max-active-requests',
-    ['envoy_http_conn_manager_prefix'],
-  );
-  readonly downstreamRqFailedPathNormalization = new CounterFamily(
-    'envoy_http_downstream_rq_failed_path_normalization',
-    'Requests refused (400) because their path could not be normalized, had a fragment or an escaped slash refused by path_with_escaped_slashes_action',
-    ['envoy_http_conn_manager_prefix'],
-  );
-  readonly downstreamRqRedirectedWithNormalizedPath = new CounterFamily(
-    'envoy_http_downstream_rq_redirected_with_normalized_path',
-    'Requests redirected (307) to their normalized path (UNESCAPE_AND_REDIRECT)',
-    ['envoy_http_conn_manager_prefix'],
-  );
   readonly globalCxOverflow = new CounterFamily(
     'envoy_listener_downstream_global_cx_overflow',
     'Connections closed on accept: global_downstream_max_connections reached, or stop_accepting_connections engaged',
     ['envoy_listener_address'],
-  );
-  readonly downstreamCxIdleTimeout = new CounterFamily(
-    'envoy_http_downstream_cx_idle_timeout',
-    'Downstream connections closed for being idle (common_http_protocol_options.idle_timeout)',
-    ['envoy_http_conn_manager_prefix'],
   );
   readonly downstreamResponseFlags = new CounterFamily(
     'meshlet_http_downstream_rq_response_flag_total',
@@ -359,26 +332,20 @@ export class ProxyStats {
     ['response_flag', 'envoy_http_conn_manager_prefix'],
   );
 
-  readonly clusterCounters = Object.fromEntries(
-    Object.entries(CLUSTER_COUNTERS).map(([field, [name, help]]) => [field, new CounterFamily(`envoy_cluster_${name}`, help, ['envoy_cluster_name'])]),
-  ) as Record<ClusterCounterName, CounterFamily>;
+  readonly clusterCounters = counterFamilies(CLUSTER_COUNTERS, 'envoy_cluster', 'envoy_cluster_name');
   readonly clusterRqByCode = new CounterFamily('envoy_cluster_upstream_rq', 'Upstream responses by code', ['envoy_response_code', 'envoy_cluster_name']);
   readonly clusterRqByClass = new CounterFamily('envoy_cluster_upstream_rq_xx', 'Upstream responses by code class', [
     'envoy_response_code_class',
     'envoy_cluster_name',
   ]);
   readonly clusterGrpcStatus = new CounterFamily('meshlet_cluster_grpc_responses_total', 'Upstream gRPC responses by grpc-status', ['envoy_cluster_name', 'grpc_status']);
-  readonly listenerSsl = sslFamilies('envoy_listener', 'envoy_listener_address');
-  readonly clusterSsl = sslFamilies('envoy_cluster', 'envoy_cluster_name');
+  readonly listenerSsl = counterFamilies(SSL_COUNTERS, 'envoy_listener', 'envoy_listener_address');
+  readonly clusterSsl = counterFamilies(SSL_COUNTERS, 'envoy_cluster', 'envoy_cluster_name');
   readonly sslFailVerify = new CounterFamily(
     'meshlet_ssl_fail_verify_total',
     'Peers refused by TLS verification, by exact reason (no_cert, untrusted_ca, expired, not_yet_valid, san_mismatch, invalid_cert)',
     ['side', 'name', 'reason'],
   );
-  readonly rbacAllowed = new CounterFamily('envoy_http_rbac_allowed', 'Requests allowed by the RBAC filter', ['envoy_http_conn_manager_prefix']);
-  readonly rbacDenied = new CounterFamily('envoy_http_rbac_denied', 'Requests denied (403) by the RBAC filter', ['envoy_http_conn_manager_prefix']);
-  readonly rbacShadowAllowed = new CounterFamily('envoy_http_rbac_shadow_allowed', 'Requests the RBAC shadow rules would allow', ['envoy_http_conn_manager_prefix']);
-  readonly rbacShadowDenied = new CounterFamily('envoy_http_rbac_shadow_denied', 'Requests the RBAC shadow rules would deny', ['envoy_http_conn_manager_prefix']);
   readonly noFilterChainMatch = new CounterFamily(
     'envoy_listener_no_filter_chain_match',
     'Connections closed because no filter chain matched them',
@@ -457,22 +424,12 @@ export class ProxyStats {
       this.requestTotal,
       this.requestOverhead,
       this.requestGrid,
-      this.downstreamRqTotal,
+      ...Object.values(this.hcmCounters),
       this.downstreamRqByClass,
-      this.downstreamCxTotal,
       this.downstreamCxActive,
       this.downstreamRqActive,
-      this.downstreamCxUpgradesTotal,
       this.downstreamCxUpgradesActive,
-      this.downstreamRqWsOnNonWsRoute,
-      this.downstreamRqIdleTimeout,
-      this.downstreamCxProtocolError,
-      this.downstreamRqTimeout,
-      this.downstreamCxIdleTimeout,
-      this.downstreamRqOverloadClose,
       this.globalCxOverflow,
-      this.downstreamRqFailedPathNormalization,
-      this.downstreamRqRedirectedWithNormalizedPath,
       this.downstreamResponseFlags,
       ...Object.values(this.clusterCounters),
       this.clusterRqByCode,
@@ -481,10 +438,6 @@ export class ProxyStats {
       ...Object.values(this.listenerSsl),
       ...Object.values(this.clusterSsl),
       this.sslFailVerify,
-      this.rbacAllowed,
-      this.rbacDenied,
-      this.rbacShadowAllowed,
-      this.rbacShadowDenied,
       this.noFilterChainMatch,
       this.clusterCxActive,
       this.clusterRqActive,

@@ -1,7 +1,7 @@
 import type { ConfigIssue } from '../../xds/config-error';
 import { hasHeader, removeHeader, setHeader, type FlatHeaders } from './flat-headers';
 import { compileHeaderValue, type FormattedValue, type HeaderSide } from './header-formatter';
-import type { HeaderAppendAction, HeaderValueOption } from './route-configuration';
+import type { HeaderAppendAction, HeaderMutationFields, HeaderValueOption } from './route-configuration';
 import type { HeaderContext } from './route-request';
 import { checkSupportedFields, fieldPath } from './supported-fields';
 
@@ -53,14 +53,6 @@ export class HeaderMutation {
       decided[i] = undefined;
     }
   }
-}
-
-/** The four header mutation fields every level of Envoy's route configuration carries. */
-export interface HeaderMutationFields {
-  readonly request_headers_to_add?: readonly HeaderValueOption[];
-  readonly request_headers_to_remove?: readonly string[];
-  readonly response_headers_to_add?: readonly HeaderValueOption[];
-  readonly response_headers_to_remove?: readonly string[];
 }
 
 export interface HeaderMutations {

@@ -6,44 +6,39 @@
  * Fields outside this subset are valid Envoy but not implemented; `supported-fields.ts` lists what
  * each message may carry and the compile step reports anything else.
  */
+/** The four header mutation fields every level of Envoy's route configuration carries. */
+export interface HeaderMutationFields {
+  readonly request_headers_to_add?: readonly HeaderValueOption[];
+  readonly request_headers_to_remove?: readonly string[];
+  readonly response_headers_to_add?: readonly HeaderValueOption[];
+  readonly response_headers_to_remove?: readonly string[];
+}
 
-export interface RouteConfiguration {
+export interface RouteConfiguration extends HeaderMutationFields {
   readonly name?: string;
   readonly virtual_hosts?: readonly VirtualHost[];
   readonly internal_only_headers?: readonly string[];
-  readonly response_headers_to_add?: readonly HeaderValueOption[];
-  readonly response_headers_to_remove?: readonly string[];
-  readonly request_headers_to_add?: readonly HeaderValueOption[];
-  readonly request_headers_to_remove?: readonly string[];
   readonly most_specific_header_mutations_wins?: boolean;
   /** google.protobuf.UInt32Value; Envoy's default is 4096. */
   readonly max_direct_response_body_size_bytes?: number;
   readonly ignore_port_in_host_matching?: boolean;
 }
 
-export interface VirtualHost {
+export interface VirtualHost extends HeaderMutationFields {
   readonly name?: string;
   readonly domains?: readonly string[];
   readonly routes?: readonly Route[];
-  readonly request_headers_to_add?: readonly HeaderValueOption[];
-  readonly request_headers_to_remove?: readonly string[];
-  readonly response_headers_to_add?: readonly HeaderValueOption[];
-  readonly response_headers_to_remove?: readonly string[];
   readonly retry_policy?: RetryPolicy;
   /** google.protobuf.UInt32Value: the largest request body buffered for retries. */
   readonly per_request_buffer_limit_bytes?: number;
 }
 
-export interface Route {
+export interface Route extends HeaderMutationFields {
   readonly name?: string;
   readonly match?: RouteMatch;
   readonly route?: RouteAction;
   readonly redirect?: RedirectAction;
   readonly direct_response?: DirectResponseAction;
-  readonly request_headers_to_add?: readonly HeaderValueOption[];
-  readonly request_headers_to_remove?: readonly string[];
-  readonly response_headers_to_add?: readonly HeaderValueOption[];
-  readonly response_headers_to_remove?: readonly string[];
   /** google.protobuf.UInt32Value: the largest request body buffered for retries. */
   readonly per_request_buffer_limit_bytes?: number;
 }
@@ -144,14 +139,10 @@ export interface WeightedCluster {
   readonly total_weight?: number;
 }
 
-export interface ClusterWeight {
+export interface ClusterWeight extends HeaderMutationFields {
   readonly name?: string;
   /** google.protobuf.UInt32Value */
   readonly weight?: number;
-  readonly request_headers_to_add?: readonly HeaderValueOption[];
-  readonly request_headers_to_remove?: readonly string[];
-  readonly response_headers_to_add?: readonly HeaderValueOption[];
-  readonly response_headers_to_remove?: readonly string[];
 }
 
 export interface HashPolicy {

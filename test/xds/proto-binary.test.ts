@@ -1,21 +1,11 @@
 import t from 'tap';
-import { ConfigError, ConfigIssue } from '../../xds/config-error';
 import { decodeAny, decodeBinary, decodeJson } from '../../xds/proto-json';
 import { envoyRoot, typeUrlOf } from '../../xds/envoy-protos';
+import { issuesOf } from '../helpers/config-issues';
 
 const CLUSTER = 'envoy.config.cluster.v3.Cluster';
 const HPO = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TLS = 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
-
-function issuesOf(fn: () => unknown): ConfigIssue[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.issues];
-    throw err;
-  }
-  throw new Error('expected a ConfigError, but decoding succeeded');
-}
 
 /** protobufjs encoding of a keepCase object, as a control plane would send it. */
 function encode(typeName: string, obj: Record<string, unknown>): Uint8Array {

@@ -1,7 +1,7 @@
 import t from 'tap';
-import { ConfigError, ConfigIssue } from '../../xds/config-error';
 import { decodeJson } from '../../xds/proto-json';
 import { envoyRoot, lookupMessageType, typeNameOf, typeUrlOf } from '../../xds/envoy-protos';
+import { issuesOf } from '../helpers/config-issues';
 
 const BOOTSTRAP = 'envoy.config.bootstrap.v3.Bootstrap';
 const CLUSTER = 'envoy.config.cluster.v3.Cluster';
@@ -10,22 +10,20 @@ const ROUTER_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.
 const HCM_PATH = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
 
 /** The issues of the ConfigError `fn` throws; fails the test if it throws anything else. */
-function issuesOf(fn: () => unknown): ConfigIssue[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.issues];
-    throw err;
-  }
-  throw new Error('expected a ConfigError, but decoding succeeded');
-}
-
 function socket(address: string, port: number) {
   return { socket_address: { address, port_value: port } };
 }
 
-/** A bootstrap with one listener (HCM + router) and one STATIC cluster; `hcm` patches the HCM. */
-function bootstrap(hcm: Record<string, unknown> = {}, cluster: Record<string, unknown> = {}) {
+/**
+ * A bootstrap with one listener (HCM + router) and one STATIC cluster; `hcm` patches the HCM.
+ * `values` are what decoding normalizes (two Durations and a UInt32Value wrapper), by default as
+ * JSON writes them; in their decoded form (milliseconds, the number) it is what decoding returns.
+ */
+function bootstrap(
+  hcm: Record<string, unknown> = {},
+  cluster: Record<string, unknown> = {},
+  values: Record<'routeTimeout' | 'connectTimeout' | 'localityWeight', unknown> = { routeTimeout: '1.5s', connectTimeout: '0.25s', localityWeight: { value: 3 } },
+) {
   return {
     node: { id: 'sidecar-1', cluster: 'demo' },
     admin: { address: socket('127.0.0.1', 9901) },
@@ -49,7 +47,7 @@ function bootstrap(hcm: Record<string, unknown> = {}, cluster: Record<string, un
                         {
                           name: 'backend',
                           domains: ['*'],
-                          routes: [{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: '1.5s' } }],
+                          routes: [{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: values.routeTimeout } }],
                         },
                       ],
                     },
@@ -65,7 +63,7 @@ function bootstrap(hcm: Record<string, unknown> = {}, cluster: Record<string, un
       clusters: [
         {
           name: 'backend',
-          connect_timeout: '0.25s',
+          connect_timeout: values.connectTimeout,
           type: 'STATIC',
           lb_policy: 'ROUND_ROBIN',
           load_assignment: {
@@ -73,7 +71,7 @@ function bootstrap(hcm: Record<string, unknown> = {}, cluster: Record<string, un
             endpoints: [
               {
                 locality: { region: 'eu-west-1', zone: 'eu-west-1a' },
-                load_balancing_weight: { value: 3 },
+                load_balancing_weight: values.localityWeight,
                 lb_endpoints: [
                   { endpoint: { address: socket('127.0.0.1', 8080) }, load_balancing_weight: 2 },
                   { endpoint: { address: socket('127.0.0.1', 8081) } },
@@ -102,64 +100,7 @@ t.test('envoy-protos: root, type lookup and type URLs', async (t) => {
 
 t.test('a realistic bootstrap decodes to the normalized form', async (t) => {
   const out = decodeJson(BOOTSTRAP, bootstrap());
-  t.strictSame(out, {
-    node: { id: 'sidecar-1', cluster: 'demo' },
-    admin: { address: socket('127.0.0.1', 9901) },
-    static_resources: {
-      listeners: [
-        {
-          name: 'ingress',
-          address: socket('0.0.0.0', 10000),
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type': HCM_URL,
-                    stat_prefix: 'ingress_http',
-                    codec_type: 'AUTO',
-                    route_config: {
-                      name: 'local_route',
-                      virtual_hosts: [
-                        {
-                          name: 'backend',
-                          domains: ['*'],
-                          routes: [{ match: { prefix: '/' }, route: { cluster: 'backend', timeout: 1500 } }],
-                        },
-                      ],
-                    },
-                    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_URL } }],
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [
-        {
-          name: 'backend',
-          connect_timeout: 250,
-          type: 'STATIC',
-          lb_policy: 'ROUND_ROBIN',
-          load_assignment: {
-            cluster_name: 'backend',
-            endpoints: [
-              {
-                locality: { region: 'eu-west-1', zone: 'eu-west-1a' },
-                load_balancing_weight: 3,
-                lb_endpoints: [
-                  { endpoint: { address: socket('127.0.0.1', 8080) }, load_balancing_weight: 2 },
-                  { endpoint: { address: socket('127.0.0.1', 8081) } },
-                ],
-              },
-            ],
-          },
-        },
-      ],
-    },
-  });
+  t.strictSame(out, bootstrap({}, {}, { routeTimeout: 1500, connectTimeout: 250, localityWeight: 3 }));
 });
 
 t.test('lowerCamelCase json names are accepted and normalized to proto names', async (t) => {

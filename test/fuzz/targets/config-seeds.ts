@@ -1,6 +1,6 @@
 /**
  * Valid (or nearly valid) Envoy v3 documents the config fuzzer mutates: the bootstraps in
- * examples/, the test helpers' bootstrap, and hand-written ones that touch most of what meshlet
+ * examples/, the test helpers' bootstraps, and hand-written ones that touch most of what meshlet
  * parses (ADS/EDS/RDS/SDS, TLS, RBAC, routes, health checks, outlier detection, circuit breakers).
  * xDS resource seeds are the listeners, clusters, route configurations, load assignments and
  * secrets these bootstraps hold.
@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { adsBootstrap } from '../../helpers/ads-test-server';
 import { bootstrapYaml, catchAllVirtualHost, staticCluster } from '../../helpers/proxy-process';
 import { FUZZ_CERT_PEM, FUZZ_KEY_PEM } from './seed-certs';
 
@@ -28,52 +29,45 @@ function indent(text: string, spaces: number): string {
 const CERT_INLINE = `{inline_string: ${JSON.stringify(FUZZ_CERT_PEM)}}`;
 const KEY_INLINE = `{inline_string: ${JSON.stringify(FUZZ_KEY_PEM)}}`;
 
-const ADS_BOOTSTRAP = `
-node: {id: fuzz-1, cluster: fuzz, locality: {region: r1, zone: z1, sub_zone: s1}, metadata: {a: 1, b: [true, null, "x"], c: {d: 2.5}}}
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 9901}}}
-dynamic_resources:
-  ads_config:
-    api_type: DELTA_GRPC
-    transport_api_version: V3
-    grpc_services: [{envoy_grpc: {cluster_name: xds_cluster}}]
-  lds_config: {ads: {}, resource_api_version: V3}
-  cds_config: {ads: {}, resource_api_version: V3}
-static_resources:
-  listeners:
-  - name: rds_listener
-    address: {socket_address: {address: 0.0.0.0, port_value: 15001}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": ${HCM}
-          stat_prefix: rds
-          rds: {route_config_name: routes-a, config_source: {ads: {}, resource_api_version: V3}}
-          http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": ${ROUTER}}}]
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {http2_protocol_options: {}}
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 18000}}}}]}]
-  - name: eds_cluster
-    type: EDS
-    connect_timeout: 0.25s
-    eds_cluster_config: {service_name: eds-service, eds_config: {ads: {}, resource_api_version: V3}}
-    transport_socket:
-      name: envoy.transport_sockets.tls
+/**
+ * What the ADS seed adds to the helpers' adsBootstrap(): every Struct value kind in the node's
+ * metadata, a static listener taking its routes over RDS, and an EDS cluster with SDS secrets.
+ */
+const ADS_ADDITIONS = `
+node: {locality: {region: r1, zone: z1, sub_zone: s1}, metadata: {a: 1, b: [true, null, "x"], c: {d: 2.5}}}
+listeners:
+- name: rds_listener
+  address: {socket_address: {address: 0.0.0.0, port_value: 15001}}
+  filter_chains:
+  - filters:
+    - name: envoy.filters.network.http_connection_manager
       typed_config:
-        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
-        sni: backend.fuzz.test
-        common_tls_context:
-          tls_certificate_sds_secret_configs: [{name: default, sds_config: {ads: {}, resource_api_version: V3}}]
-          validation_context_sds_secret_config: {name: ROOTCA, sds_config: {ads: {}, resource_api_version: V3}}
+        "@type": ${HCM}
+        stat_prefix: rds
+        rds: {route_config_name: routes-a, config_source: {ads: {}, resource_api_version: V3}}
+        http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": ${ROUTER}}}]
+clusters:
+- name: eds_cluster
+  type: EDS
+  connect_timeout: 0.25s
+  eds_cluster_config: {service_name: eds-service, eds_config: {ads: {}, resource_api_version: V3}}
+  transport_socket:
+    name: envoy.transport_sockets.tls
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+      sni: backend.fuzz.test
+      common_tls_context:
+        tls_certificate_sds_secret_configs: [{name: default, sds_config: {ads: {}, resource_api_version: V3}}]
+        validation_context_sds_secret_config: {name: ROOTCA, sds_config: {ads: {}, resource_api_version: V3}}
 `;
+
+function adsSeed(): unknown {
+  const doc = parseYaml(adsBootstrap({ adminPort: 9901, xdsPort: 18000, apiType: 'DELTA_GRPC', nodeId: 'fuzz-1', nodeCluster: 'fuzz' }));
+  const additions = parseYaml(ADS_ADDITIONS);
+  Object.assign(doc.node, additions.node);
+  doc.static_resources = { listeners: additions.listeners, clusters: [...doc.static_resources.clusters, ...additions.clusters] };
+  return doc;
+}
 
 const RICH_ROUTES = `
 name: rich_routes
@@ -284,7 +278,7 @@ export function bootstrapSeeds(): { name: string; doc: unknown }[] {
     if (inlined.changed) seeds.push({ name: `examples/${file} (inline PEM)`, doc: inlined.doc });
   }
   helperBootstraps().forEach((yaml, i) => seeds.push({ name: `helpers/bootstrapYaml#${i}`, doc: parseYaml(yaml) }));
-  seeds.push({ name: 'ads', doc: parseYaml(ADS_BOOTSTRAP) });
+  seeds.push({ name: 'ads', doc: adsSeed() });
   seeds.push({ name: 'rich', doc: parseYaml(RICH_BOOTSTRAP) });
   return seeds;
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { compileHeaderMutations, type HeaderMutationFields } from '../../../proxy/router/header-mutation';
+import { compileHeaderMutations } from '../../../proxy/router/header-mutation';
+import type { HeaderMutationFields } from '../../../proxy/router/route-configuration';
 import type {
   ClusterWeight,
   HeaderAppendAction,

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { compileHeaderMutations, type HeaderMutationFields } from '../../../proxy/router/header-mutation';
+import { compileHeaderMutations } from '../../../proxy/router/header-mutation';
+import type { HeaderMutationFields } from '../../../proxy/router/route-configuration';
 import type { HeaderValueOption } from '../../../proxy/router/route-configuration';
 import { collect, context } from './fixtures/helpers';
 
