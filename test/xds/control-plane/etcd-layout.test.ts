@@ -25,6 +25,7 @@ t.test('key layout', async (t) => {
 t.test('--registry and --prefix', async (t) => {
   t.same(etcdLocation('etcd://10.0.0.1:2379,[::1]:2379,etcd.svc:2379', '/meshlet'), {
     hosts: ['http://10.0.0.1:2379', 'http://[::1]:2379', 'http://etcd.svc:2379'],
+    access: {},
     prefix: '/meshlet',
   });
   t.match(etcdLocation('https://10.0.0.1:2379', '/meshlet'), 'is not etcd://HOST:PORT');
