@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from '../balancer/load-balancer';
 import type { PickContext } from '../balancer/host';
@@ -97,6 +97,8 @@ export class Cluster {
         hasTraffic: () => this.stats.rqTotal.value > 0,
         onAttempt: () => this.stats.healthCheckAttempt.value++,
         onResult: (host, result, transition) => this.onHealthCheck(host, result, transition),
+        // Envoy checks through the cluster's transport socket: with TLS, the requests' connector.
+        connect: tls === undefined ? undefined : (host, callback) => this.connectForHealthCheck(host, callback),
       });
     }
   }
@@ -269,6 +271,21 @@ export class Cluster {
       if (decisions.length > 0) changed = this.applyOutlierDecisions(decisions) || changed;
     }
     if (changed && !this.closed) this.healthChanged();
+  }
+
+  /**
+   * A health check's connection over the cluster's TLS: the same connector as the hosts' pools
+   * (client certificate, peer verification, SSL stats and refusal logs), HTTP/1.1 by ALPN.
+   */
+  private connectForHealthCheck(host: UpstreamHost, callback: (err: Error | null, socket: Socket | null) => void): void {
+    const connector = this.connector;
+    // Hosts (and so their checks) exist only once the connector does; this is for safety.
+    if (connector === undefined) return callback(new Error('TLS secrets not ready'), null);
+    const { address, port } = host.endpoint;
+    connector(
+      { protocol: 'https:', hostname: address, host: address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`, port: String(port) },
+      (err, socket) => (err === null ? callback(null, socket) : callback(err, null)),
+    );
   }
 
   private async resolve(): Promise<void> {

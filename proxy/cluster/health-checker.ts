@@ -1,5 +1,6 @@
 import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { HealthFlag } from './health-flags';
 
 /**
@@ -7,6 +8,12 @@ import { HealthFlag } from './health-flags';
  * checks it over its own short-lived (or, with `reuse_connection`, its own keep-alive) connection —
  * never over the request pools' connections — and moves the host's FAILED_ACTIVE_HC flag by
  * Envoy's rules (HealthCheckerImplBase::ActiveHealthCheckSession):
+ *
+ * - As in Envoy, a check goes through the cluster's transport socket: with TLS, the connection is
+ *   opened by the hooks' `connect` (the cluster's TLS connector: its client certificate, the
+ *   upstream's certificate verified against the CA and SANs), so a host the cluster's requests
+ *   could not reach over TLS fails its checks too (a network failure; the connector counts and
+ *   logs the reason). Without `connect`, plain TCP.
  *
  * - A host added with health checking starts failed (FAILED_ACTIVE_HC + PENDING_ACTIVE_HC) and is
  *   checked at once; its **first** successful check makes it healthy, later it takes
@@ -189,6 +196,11 @@ export interface HealthCheckerHooks<H extends CheckedHost> {
   onResult(host: H, result: CheckResult, transition: HealthTransition): void;
   /** A check is sent (`health_check.attempt`). */
   onAttempt(): void;
+  /**
+   * Opens a check's connection through the cluster's transport socket (TLS): calls back with the
+   * socket once it is usable (handshake done, peer verified) or with the error. Absent: plain TCP.
+   */
+  connect?(host: H, callback: (err: Error | null, socket: Socket | null) => void): void;
 }
 
 /** One host's checks. */
@@ -275,7 +287,12 @@ class Session<H extends CheckedHost> {
       headers[key] = append && existing !== undefined ? [...(Array.isArray(existing) ? existing : [existing]), value] : value;
     }
     for (const name of http.headersToRemove) delete headers[name.toLowerCase()];
-    if (this.checker.config.reuseConnection) this.agent ??= new Agent({ keepAlive: true, maxSockets: 1 });
+    const createConnection = this.transportConnection();
+    if (this.checker.config.reuseConnection && this.agent === undefined) {
+      this.agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      // The agent opens its connection as the request would (it ignores the request's createConnection).
+      if (createConnection !== undefined) this.agent.createConnection = createConnection;
+    }
     let req: ClientRequest;
     try {
       req = httpRequest({
@@ -284,8 +301,10 @@ class Session<H extends CheckedHost> {
         method: http.method,
         path: http.path,
         headers,
-        // Its own connection: never one of the request pools'.
-        agent: this.agent ?? false,
+        // Its own connection: never one of the request pools'. (Node uses createConnection only
+        // without an agent: `agent: false` would make a fresh plain one.)
+        agent: this.agent ?? (createConnection === undefined ? false : undefined),
+        createConnection,
       });
     } catch {
       done('network_failure');
@@ -306,27 +325,63 @@ class Session<H extends CheckedHost> {
     return () => req.destroy();
   }
 
+  /**
+   * With the cluster's transport socket: node's http `createConnection`, opening the connection
+   * through it (asynchronously: the socket is handed over once the TLS peer is verified).
+   */
+  private transportConnection(): ((options: unknown, oncreate: (err: Error | null, socket: Duplex) => void) => undefined) | undefined {
+    const connectHook = this.checker.hooks.connect;
+    if (connectHook === undefined) return undefined;
+    return (_options, oncreate) => {
+      connectHook.call(this.checker.hooks, this.host, (err, socket) => {
+        if (err !== null || socket === null) oncreate(err ?? new Error('no connection'), undefined as unknown as Duplex);
+        else oncreate(null, socket);
+      });
+      return undefined;
+    };
+  }
+
   private tcpCheck(tcp: TcpCheckConfig, done: (result: CheckResult) => void): () => void {
     const { endpoint } = this.host;
-    const socket: Socket = connect({ host: endpoint.address, port: endpoint.port });
+    let socket: Socket | undefined;
+    let aborted = false;
     let received = Buffer.alloc(0);
     const succeed = (): void => {
       done('success');
-      socket.destroy();
+      socket?.destroy();
     };
-    socket.on('connect', () => {
-      if (tcp.send !== undefined) socket.write(tcp.send);
+    const connected = (): void => {
+      if (tcp.send !== undefined) socket!.write(tcp.send);
       if (tcp.receive.length === 0) succeed();
-    });
-    socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      if (receiveMatches(received, tcp.receive)) succeed();
-      // Bounded: a peer streaming garbage cannot grow this past 64 KiB.
-      else if (received.length > 64 * 1024) received = received.subarray(received.length - 64 * 1024);
-    });
-    socket.on('error', () => done('network_failure'));
-    socket.on('close', () => done('network_failure'));
-    return () => socket.destroy();
+    };
+    const listen = (s: Socket): void => {
+      socket = s;
+      s.on('data', (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        if (receiveMatches(received, tcp.receive)) succeed();
+        // Bounded: a peer streaming garbage cannot grow this past 64 KiB.
+        else if (received.length > 64 * 1024) received = received.subarray(received.length - 64 * 1024);
+      });
+      s.on('error', () => done('network_failure'));
+      s.on('close', () => done('network_failure'));
+    };
+    const connectHook = this.checker.hooks.connect;
+    if (connectHook === undefined) {
+      listen(connect({ host: endpoint.address, port: endpoint.port }));
+      socket!.on('connect', connected);
+    } else {
+      // Through the transport socket: the payload goes over TLS once the peer is verified.
+      connectHook.call(this.checker.hooks, this.host, (err, s) => {
+        if (err !== null || s === null) return done('network_failure');
+        if (aborted) return void s.destroy();
+        listen(s);
+        connected();
+      });
+    }
+    return () => {
+      aborted = true;
+      socket?.destroy();
+    };
   }
 }
 

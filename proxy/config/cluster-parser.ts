@@ -39,9 +39,6 @@ export function parseCluster(cluster: any, path: string, issues: ConfigIssue[], 
   const assignment = parseLoadAssignment(cluster.load_assignment, `${path}.load_assignment`, issues, type !== 'STATIC');
   const protocol = parseProtocolOptions(cluster.typed_extension_protocol_options, `${path}.typed_extension_protocol_options`, issues, options.grpc === true);
   const breakers = parseCircuitBreakers(cluster.circuit_breakers, `${path}.circuit_breakers`, issues);
-  if (cluster.transport_socket !== undefined && cluster.health_checks !== undefined) {
-    issues.push({ path: `${path}.health_checks`, message: 'not supported by meshlet on a cluster with a TLS transport socket (health checks are plaintext)' });
-  }
 
   return {
     name: cluster.name,
@@ -258,6 +255,8 @@ function parseOutlierDetection(od: any, path: string, issues: ConfigIssue[]): Ou
   };
 }
 
+// Checks go through the cluster's transport socket (TLS included), as in Envoy by default;
+// `transport_socket_match_criteria` (another socket) is not in the list, so it is rejected by path.
 const HEALTH_CHECK_FIELDS = [
   'timeout', 'interval', 'initial_jitter', 'interval_jitter', 'interval_jitter_percent', 'unhealthy_threshold', 'healthy_threshold',
   'reuse_connection', 'http_health_check', 'tcp_health_check', 'no_traffic_interval', 'no_traffic_healthy_interval',

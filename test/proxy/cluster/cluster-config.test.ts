@@ -1,6 +1,8 @@
+import { rmSync } from 'node:fs';
 import t from 'tap';
 import { parseBootstrap } from '../../../proxy/config/bootstrap';
 import { ConfigError } from '../../../xds/config-error';
+import { TestMeshCa } from '../../helpers/mesh-certs';
 
 /** A bootstrap with one STATIC cluster `svc` carrying `extra` fields. */
 function bootstrap(extra: Record<string, unknown>, node?: Record<string, unknown>): unknown {
@@ -205,6 +207,33 @@ t.test('health_checks: what meshlet does not do is rejected with its path', asyn
     `${P}.health_checks[0].tcp_health_check.send.text: hex-encoded bytes expected`,
   ]);
   t.match(problems({ health_checks: [{ interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: '/h' } }] }).join('\n'), /timeout/);
+});
+
+t.test('health_checks on a cluster with a TLS transport socket: accepted (the checks go through it)', async (t) => {
+  const mesh = new TestMeshCa();
+  const cert = mesh.issue('client');
+  t.teardown(() => rmSync(cert.dir, { recursive: true, force: true }));
+  const transport_socket = {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      common_tls_context: {
+        tls_certificates: [{ certificate_chain: { filename: cert.chainFile }, private_key: { filename: cert.keyFile } }],
+        validation_context: {
+          trusted_ca: { filename: cert.rootFile },
+          match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: mesh.spiffeId('server') } }],
+        },
+      },
+    },
+  };
+  const http = { timeout: '1s', interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: { path: '/h' } };
+  t.same(problems({ transport_socket, health_checks: [http] }), [], 'no longer rejected');
+  const c = cluster({ transport_socket, health_checks: [http] });
+  t.equal(c.healthCheck!.http!.path, '/h');
+  t.ok(c.tls !== undefined, 'the cluster keeps its TLS');
+  t.same(problems({ transport_socket, health_checks: [{ ...http, transport_socket_match_criteria: { tls: 'on' } }] }), [
+    `${P}.health_checks[0].transport_socket_match_criteria: not supported by meshlet`,
+  ], 'another transport socket for the checks is not supported');
 });
 
 t.test('circuit_breakers: DEFAULT and HIGH thresholds, retry budget, per-host max_connections', async (t) => {
