@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import { constants as http2, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { ClusterManager } from '../cluster/cluster-manager';
 import type { ListenerStats } from '../metrics/proxy-stats';
 import { UpstreamRequest } from '../upstream/upstream-request';
@@ -9,7 +9,8 @@ import type { HttpConnectionManagerConfig } from './listener-config';
 import { encodeGrpcMessage, grpcStatusOfLocalReply, isGrpcRequest } from './grpc-local-reply';
 import { routeRequest } from './request-routing';
 import { readWholeBody } from '../http-filter/buffer-filter';
-import type { ResponseFlags } from './response-flags';
+import { ResponseFlag, type ResponseFlags } from './response-flags';
+import { armStreamIdleTimeout, disarmStreamIdleTimeout, STREAM_IDLE_TIMEOUT, streamIdleTimeoutMs } from './stream-idle-timeout';
 import type { StreamInfo } from './stream-info';
 import type { OverloadManager } from '../overload/overload-manager';
 import type { TlsMaterial } from '../tls/tls-material';
@@ -50,12 +51,14 @@ export class HttpConnectionManager {
     const send = (body: IncomingMessage | Buffer | null) =>
       new UpstreamRequest(this, info, cluster, host, choice, context, pick).send(routed.method, routed.path, routed.headers, body, routed.retryHeaders);
     const maxBytes = this.config.maxRequestBytes;
+    // The upstream request arms the stream idle timeout itself (UpstreamRequest.send).
     if (!hasBody || maxBytes === undefined) return send(hasBody ? req : null);
+    // A client that stops sending the body the buffer filter waits for is timed out as any idle stream.
+    armStreamIdleTimeout(res, streamIdleTimeoutMs(this.config, info.route), { streamIdleTimedOut: () => this.streamIdleTimedOut(info) });
     readWholeBody(req, headerValue(routed.headers, 'content-length'), maxBytes, (body) => {
+      if (info.finished) return;
       if (body !== undefined) return send(body);
-      // The unread rest of the body makes the connection unusable for another request.
-      res.shouldKeepAlive = false;
-      this.localReply(info, 413, '', `request body larger than max_request_bytes (${maxBytes})\n`);
+      this.replyBeforeBody(info, () => this.localReply(info, 413, '', `request body larger than max_request_bytes (${maxBytes})\n`));
     });
   }
 
@@ -63,6 +66,7 @@ export class HttpConnectionManager {
   finish(info: StreamInfo): void {
     if (info.finished) return;
     info.finished = true;
+    disarmStreamIdleTimeout(info.res);
     this.activeRequests--;
     this.overload.requestDone();
     const totalMs = performance.now() - info.startMs;
@@ -81,13 +85,45 @@ export class HttpConnectionManager {
     if (this.accessLog.enabled) this.accessLog.log(info, totalMs);
   }
 
+  /**
+   * stream_idle_timeout fired, and the stream's owner has let go of its upstream side: as Envoy,
+   * 408 "stream timeout" when no response has started (gRPC-shaped for gRPC), else the stream is
+   * reset; counted, and logged with the SI flag and `stream_idle_timeout` details.
+   */
+  streamIdleTimedOut(info: StreamInfo): void {
+    this.noteStreamIdleTimeout(info);
+    const reply = () => this.localReply(info, 408, ResponseFlag.StreamIdleTimeout, 'stream timeout\n');
+    if (info.req.complete) reply();
+    else this.replyBeforeBody(info, reply);
+  }
+
+  /**
+   * A reply sent while the request body is not all read, and never will be: an HTTP/1.1
+   * connection closes after it (it cannot carry another request); an HTTP/2 stream is reset
+   * after it with NO_ERROR, which tells the client to stop sending (RFC 9113 §8.1).
+   */
+  private replyBeforeBody(info: StreamInfo, reply: () => void): void {
+    const h2Stream = (info.res as unknown as Partial<Http2ServerResponse>).stream;
+    if (h2Stream === undefined) info.res.shouldKeepAlive = false;
+    reply();
+    // node sends the RST_STREAM once the response is written (a NO_ERROR close waits for it).
+    if (h2Stream !== undefined && !h2Stream.closed) h2Stream.close(http2.NGHTTP2_NO_ERROR);
+  }
+
+  /** Counts a stream ended by stream_idle_timeout and marks it so for the access log. */
+  noteStreamIdleTimeout(info: StreamInfo): void {
+    this.stats.rqIdleTimeout.value++;
+    info.responseDetail = STREAM_IDLE_TIMEOUT;
+    info.responseFlag = ResponseFlag.StreamIdleTimeout;
+  }
+
   /** A response the proxy generates itself, with the reason in the body and the response flag in a header. */
   localReply(info: StreamInfo, status: number, flag: ResponseFlags, body: string): void {
     info.responseFlag = flag;
     const res = info.res;
     if (res.headersSent) {
       // Too late for a status: the client must see a broken response, not a truncated one that looks whole.
-      res.destroy();
+      resetStream(res);
     } else if (isGrpcRequest(info.req.headers['content-type'])) {
       // A gRPC client reads a status, whatever the HTTP status would be: HTTP 200 and the status in
       // trailers (node cannot end an HTTP/2 stream with the response headers through its response API).
@@ -108,4 +144,15 @@ export class HttpConnectionManager {
     }
     this.finish(info);
   }
+}
+
+/**
+ * Ends a response that has started, visibly broken: HTTP/1.1 closes the connection; HTTP/2 resets
+ * just this stream, with INTERNAL_ERROR (node's default for a destroyed stream is NO_ERROR, which
+ * a client takes for the end of the body).
+ */
+function resetStream(res: ServerResponse): void {
+  const h2Stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+  if (h2Stream === undefined) res.destroy();
+  else h2Stream.close(http2.NGHTTP2_INTERNAL_ERROR);
 }

@@ -121,8 +121,11 @@ class FilterChain {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     if (!http2) {
-      // node's HTTP/1.1 server times a socket out only for keep-alive idleness.
-      socket.on('timeout', () => this.hcm.stats.cxIdleTimeout.value++);
+      // node's HTTP/1.1 server times a socket out for keep-alive idleness; while a response is in
+      // flight the timeout is its stream's idle timeout (stream-idle-timeout.ts), counted there.
+      socket.on('timeout', () => {
+        if ((socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage == null) this.hcm.stats.cxIdleTimeout.value++;
+      });
       this.http.emit('connection', socket);
       // Paused while the listener peeked at it.
       socket.resume();

@@ -45,8 +45,10 @@ export interface HttpConnectionManagerConfig {
    */
   readonly upgrades: ReadonlyMap<string, boolean>;
   /**
-   * `stream_idle_timeout` (Envoy's default 5 min; 0 = none): how long a stream may pass no bytes
-   * either way. meshlet enforces it on upgraded streams (WebSockets), where no route timeout applies.
+   * `stream_idle_timeout` (Envoy's default 5 min; 0 = none): how long a stream (a request and its
+   * response, HTTP/1.1 or HTTP/2, or an upgraded one) may pass no bytes either way; a route's
+   * `idle_timeout` overrides it (stream-idle-timeout.ts). Between requests a keep-alive connection
+   * is governed by `idleTimeoutMs` instead.
    */
   readonly streamIdleTimeoutMs: number;
   /** The envoy.filters.http.rbac filter before the router, if configured. */

@@ -16,6 +16,7 @@ export const ResponseFlag = {
   UpstreamProtocolError: 'UPE',
   LocalReset: 'LR',
   DurationTimeout: 'DT',
+  StreamIdleTimeout: 'SI',
   UpstreamMaxStreamDurationReached: 'UMSDR',
   OverloadManager: 'OM',
 } as const;

@@ -9,12 +9,10 @@ import type { HttpConnectionManager } from './http-connection-manager';
 import { copyEndToEnd } from './hop-by-hop';
 import { routeRequest, toDownstreamResponseHeaders, type RoutedRequest } from './request-routing';
 import { ResponseFlag } from './response-flags';
+import { armStreamIdleTimeout, streamIdleTimeoutMs, type IdleStream } from './stream-idle-timeout';
 
 /** node's socket → the response being written on it (node:http's own field; no public API tells it). */
 type SocketWithResponse = Socket & { _httpMessage?: ServerResponse | null };
-
-/** Envoy's response code details for a stream closed by stream_idle_timeout. */
-const STREAM_IDLE_TIMEOUT = 'stream_idle_timeout';
 
 /**
  * node's `upgrade` event of a filter chain's HTTP/1.1 codec: a request with `Connection: upgrade`
@@ -36,10 +34,12 @@ export function acceptUpgrade(http: HttpServer, hcm: HttpConnectionManager, req:
   const type = upgrade.toLowerCase();
   if (type === 'h2c') return serveWithoutH2cUpgrade(http, req, socket, head);
   // node's HTTP/1.1 codec had the socket's errors and timeouts until the upgrade; from now on errors
-  // only close it, and its timeout is the stream's idle timeout.
+  // only close it, and its timeout goes to the stream's response, as node's server sends it to the
+  // response in flight: it is the stream idle timeout (armStreamIdleTimeout), for the tunnel's life.
   socket.on('error', () => socket.destroy());
   socket.removeAllListeners('timeout');
   const res = new ServerResponse(req);
+  socket.on('timeout', () => res.emit('timeout'));
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
   res.once('finish', () => socket.destroySoon());
@@ -85,8 +85,9 @@ function serveWithoutH2cUpgrade(http: HttpServer, req: IncomingMessage, socket: 
  * - the route timeout, from the request until the upstream's 101: an established WebSocket is
  *   not timed out by it (Envoy applies it to the upgrade handshake only, envoy#41075; before
  *   that change it did not apply at all, the upgrade request never being complete);
- * - `stream_idle_timeout` (or the route's `idle_timeout`): no bytes either way for that long
- *   closes the stream (408 when no response has started);
+ * - `stream_idle_timeout` (or the route's `idle_timeout`), as for any stream
+ *   (stream-idle-timeout.ts): no bytes either way for that long closes the stream (408 when no
+ *   response has started);
  * - `max_stream_duration` (the route's, else the connection manager's), over the whole stream;
  * - the listener's drain: upgraded streams count as active requests, so a drain waits for them
  *   up to the drain time and then closes their connections with the rest.
@@ -94,7 +95,7 @@ function serveWithoutH2cUpgrade(http: HttpServer, req: IncomingMessage, socket: 
  * The stream holds a circuit breaker request slot and counts as an active request of its host
  * for its whole life, as Envoy's upgraded stream holds its upstream request.
  */
-class UpgradeTunnel implements Dispatcher.DispatchHandler {
+class UpgradeTunnel implements Dispatcher.DispatchHandler, IdleStream {
   private abortUpstream: ((reason?: Error) => void) | undefined = undefined;
   private attemptStartMs = 0;
   private reusedConnection = false;
@@ -138,9 +139,8 @@ class UpgradeTunnel implements Dispatcher.DispatchHandler {
     stats.upgradesTotal.value++;
     stats.upgradesActive.value++;
     this.downstream.once('close', () => this.downstreamClosed());
-    const idleMs = route.idleTimeoutMs ?? this.hcm.config.streamIdleTimeoutMs;
-    // A socket's timeout restarts on every read and write, and each byte through the tunnel is both.
-    if (idleMs > 0) this.downstream.setTimeout(idleMs, () => this.idleTimedOut());
+    // The downstream socket's timeout restarts on every read and write, and each byte through the tunnel is both.
+    armStreamIdleTimeout(this.res, streamIdleTimeoutMs(this.hcm.config, route), this);
     if (route.timeoutMs > 0) this.routeTimer = setTimeout(() => this.timedOut(), route.timeoutMs);
     const maxDurationMs = route.maxStreamDurationMs || this.hcm.config.maxStreamDurationMs;
     if (maxDurationMs > 0) {
@@ -291,14 +291,16 @@ class UpgradeTunnel implements Dispatcher.DispatchHandler {
     this.hcm.finish(info);
   }
 
-  private idleTimedOut(): void {
+  /** stream_idle_timeout: 408 while waiting for the upstream (or a reset of its non-101 answer), else the tunnel closes. */
+  streamIdleTimedOut(): void {
     if (this.released) return;
-    this.hcm.stats.rqIdleTimeout.value++;
-    this.routed.info.responseDetail = STREAM_IDLE_TIMEOUT;
-    if (this.upstream !== undefined) return this.reset();
+    if (this.upstream !== undefined) {
+      // An established tunnel has no response left to answer in: both connections close, and their closes finish the stream.
+      this.hcm.noteStreamIdleTimeout(this.routed.info);
+      return this.reset();
+    }
     this.abandon(new Error('stream idle timeout'));
-    // Envoy's answer to an idle stream whose request is not complete (an upgrade's never is).
-    this.hcm.localReply(this.routed.info, 408, '', 'stream timeout\n');
+    this.hcm.streamIdleTimedOut(this.routed.info);
   }
 
   /** The route timeout fired before the upstream switched protocols (or before its other answer was complete). */

@@ -7,6 +7,7 @@ import { copyEndToEnd } from '../listener/hop-by-hop';
 import type { HttpConnectionManager } from '../listener/http-connection-manager';
 import { ResponseFlag, withFlag } from '../listener/response-flags';
 import type { StreamInfo } from '../listener/stream-info';
+import { armStreamIdleTimeout, streamIdleTimeoutMs, type IdleStream } from '../listener/stream-idle-timeout';
 import { toDownstreamResponseHeaders } from '../listener/request-routing';
 import { firstHeaderValue, removeHeader, setHeader } from '../router/flat-headers';
 import {
@@ -64,7 +65,7 @@ const DRAIN_LIMIT_BYTES = 64 * 1024;
  * connection (`onConnect`) until the upstream response is complete, fails, or is given up on;
  * connection set-up, pool queueing and the wait between attempts count as proxy overhead.
  */
-export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink {
+export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink, IdleStream {
   // The current attempt.
   /** 0 for the first attempt (this object is its handler); each retry gets the next id and an AttemptHandler. */
   private attempt = 0;
@@ -140,6 +141,8 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
     // A module-level listener finds this request through the response: no closure per request.
     (info.res as ResponseWithUpstream)[kUpstreamRequest] = this;
     info.res.on('close', onDownstreamClose);
+    // No bytes either way (request body, response) for that long ends the request: streamIdleTimedOut.
+    armStreamIdleTimeout(info.res, streamIdleTimeoutMs(this.hcm.config, route), this);
     const maxDurationMs = route.maxStreamDurationMs || this.hcm.config.maxStreamDurationMs;
     if (maxDurationMs > 0) {
       const left = Math.max(0, maxDurationMs - (performance.now() - info.startMs));
@@ -388,11 +391,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
    */
   durationExceeded(routeLevel: boolean): void {
     if (this.done) return;
-    const abort = this.attemptLive ? this.abortUpstream : undefined;
-    this.endAttempt();
-    this.attempt++;
-    this.finishRequest();
-    abort?.(new Error('max stream duration'));
+    this.abandon('max stream duration');
     const flag = routeLevel ? ResponseFlag.UpstreamMaxStreamDurationReached : ResponseFlag.DurationTimeout;
     this.hcm.localReply(this.info, 408, flag, routeLevel ? 'upstream max stream duration reached\n' : 'downstream duration timeout\n');
   }
@@ -400,27 +399,43 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, AttemptSink 
   /** The route timeout fired before the response completed (during an attempt or between two). */
   timedOut(): void {
     if (this.done) return;
-    const abort = this.attemptLive ? this.abortUpstream : undefined;
     if (this.attemptLive && !this.responseStarted) this.cluster.reportOutcome(this.host, TIMEOUT);
-    this.endAttempt();
-    this.attempt++;
-    this.finishRequest();
-    abort?.(new Error('route timeout'));
+    this.abandon('route timeout');
     this.cluster.stats.rqTimeout.value++;
     this.hcm.localReply(this.info, 504, ResponseFlag.UpstreamRequestTimeout, 'upstream request timeout\n');
+  }
+
+  /**
+   * stream_idle_timeout: no bytes either way for the stream's idle timeout (armed in send). Not the
+   * upstream's failure (no outcome reported): the attempt is aborted and the connection manager
+   * answers 408, or resets the downstream once the response has started.
+   */
+  streamIdleTimedOut(): void {
+    if (this.done) return;
+    this.abandon('stream idle timeout');
+    this.hcm.streamIdleTimedOut(this.info);
   }
 
   downstreamClosed(): void {
     if (this.done) return;
     // The client went away mid-request: stop the upstream work it was waiting for.
+    this.abandon('downstream closed');
+    this.info.responseFlag = ResponseFlag.DownstreamConnectionTermination;
+    if (this.info.status === 0) this.info.status = 499;
+    this.hcm.finish(this.info);
+  }
+
+  /**
+   * Gives up on the request: ends the current attempt (host count, S_grid), releases its slots and
+   * timers, then aborts the attempt in flight (undici closes its connection; its late callbacks are
+   * ignored, the attempt id having moved on). The caller answers downstream.
+   */
+  private abandon(reason: string): void {
     const abort = this.attemptLive ? this.abortUpstream : undefined;
     this.endAttempt();
     this.attempt++;
     this.finishRequest();
-    abort?.(new Error('downstream closed'));
-    this.info.responseFlag = ResponseFlag.DownstreamConnectionTermination;
-    if (this.info.status === 0) this.info.status = 499;
-    this.hcm.finish(this.info);
+    abort?.(new Error(reason));
   }
 
   /** The backoff is over: send the next attempt (a keep-alive resend goes to the same host on a new connection). */
