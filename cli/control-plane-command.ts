@@ -1,4 +1,7 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { AdsServerTls } from '../xds/control-plane/ads-server';
 import { ConfigError } from '../xds/config-error';
 import { ControlPlane, loadedMesh } from '../xds/control-plane/control-plane';
 import { EtcdRegistry } from '../xds/control-plane/registry/etcd-registry';
@@ -26,8 +29,11 @@ mesh's clusters and routes, and an API listener per service when it asks for one
 
 With mTLS in the mesh file, the control plane is the mesh CA: every sidecar and gateway gets a
 key and certificate of its own for its SPIFFE identity over SDS on its ADS stream, renewed at
-half-life. The identity follows from node.cluster and the ADS stream is not authenticated, so
-only trusted proxies may reach the ADS port.
+half-life. The identity follows from node.cluster: without --client-ca the ADS stream is not
+authenticated, so only trusted proxies may reach the ADS port. With --tls-cert, --tls-key and
+--client-ca, ADS is served over mutual TLS: every proxy needs a client certificate of that CA
+(e.g. from \`meshlet certs issue\`), and a stream whose node.cluster claims a service or gateway
+is refused (PERMISSION_DENIED) unless the certificate's SPIFFE ID is that role's identity.
 
 Options:
   -c, --config <file>      the mesh file; watched for changes
@@ -35,6 +41,11 @@ ${REGISTRY_USAGE}
   -p, --port <port>        ADS gRPC port (default: 18000)
       --admin-port <port>  HTTP port for /ready, /stats/prometheus, /config_dump (default: none)
       --address <ip>       address both listen on (default: 127.0.0.1)
+      --tls-cert <file>    with --tls-key: serve ADS over TLS with this certificate chain (PEM)
+      --tls-key <file>     its private key (PEM)
+      --client-ca <file>   with --tls-cert: require every ADS client to present a certificate
+                           chaining to this CA bundle (PEM), whose SPIFFE ID must be the identity
+                           of the role its node.cluster claims
       --validate           check the mesh (file or etcd), its CA directory (mtls.ca_dir) and the
                            resources it generates, print every problem found, exit 0 if valid and 1
                            if not
@@ -55,6 +66,9 @@ export async function controlPlaneCommand(args: string[]): Promise<number> {
     port: { type: 'string', short: 'p', default: '18000' },
     'admin-port': { type: 'string' },
     address: { type: 'string', default: '127.0.0.1' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'client-ca': { type: 'string' },
     validate: { type: 'boolean', default: false },
     'log-level': { type: 'string', short: 'l', default: 'info' },
   });
@@ -70,11 +84,25 @@ export async function controlPlaneCommand(args: string[]): Promise<number> {
   const adminPort = values['admin-port'] === undefined ? undefined : parsePort(values['admin-port']);
   if (values['admin-port'] !== undefined && adminPort === undefined) return usageError('--admin-port must be a port number (0-65535)');
 
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) return usageError('--tls-cert and --tls-key go together');
+  if (values['client-ca'] !== undefined && values['tls-cert'] === undefined) return usageError('--client-ca needs --tls-cert and --tls-key (mutual TLS)');
+
   if (values.validate) return validate(registry);
+
+  let tls: AdsServerTls | undefined;
+  if (values['tls-cert'] !== undefined) {
+    const loaded = loadServerTls(values['tls-cert'], values['tls-key']!, values['client-ca']);
+    if (typeof loaded === 'string') {
+      process.stderr.write(`meshlet control-plane: ${loaded}\n`);
+      await registry.close();
+      return 1;
+    }
+    tls = loaded;
+  }
 
   let plane: ControlPlane;
   try {
-    plane = await ControlPlane.start({ registry, address: values.address, port, adminPort, log });
+    plane = await ControlPlane.start({ registry, address: values.address, port, adminPort, tls, log });
   } catch (err) {
     return startFailed(registry, err);
   }
@@ -85,6 +113,40 @@ export async function controlPlaneCommand(args: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return 0;
+}
+
+/** The ADS server's certificate, key and client CA, read and checked (they belong together, they parse), or what is wrong. */
+function loadServerTls(certFile: string, keyFile: string, caFile: string | undefined): AdsServerTls | string {
+  const read = (file: string): string => readFileSync(file, 'utf8');
+  let certChainPem: string;
+  let keyPem: string;
+  let clientCaPem: string | undefined;
+  try {
+    certChainPem = read(certFile);
+    keyPem = read(keyFile);
+    clientCaPem = caFile === undefined ? undefined : read(caFile);
+  } catch (err) {
+    return `cannot read ${(err as NodeJS.ErrnoException).path ?? ''}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(certChainPem);
+  } catch (err) {
+    return `--tls-cert ${certFile}: not a PEM certificate (${(err as Error).message})`;
+  }
+  try {
+    if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) return `--tls-key ${keyFile}: not the key of the certificate in ${certFile}`;
+  } catch (err) {
+    return `--tls-key ${keyFile}: not a PEM private key (${(err as Error).message})`;
+  }
+  if (clientCaPem !== undefined) {
+    try {
+      new X509Certificate(clientCaPem);
+    } catch (err) {
+      return `--client-ca ${caFile}: not a PEM certificate (${(err as Error).message})`;
+    }
+  }
+  return { certChainPem, keyPem, clientCaPem };
 }
 
 /** The registry the flags name (exactly one of `config`, `registry` is given), or what is wrong with them. */

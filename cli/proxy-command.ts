@@ -48,6 +48,10 @@ Mode options (instead of --config; a flag not given falls back to the environmen
       --health-port <port>     a listener on 0.0.0.0 answering only GET /ready, for probes that cannot reach
                                a loopback admin (default: ${SIDECAR_DEFAULTS.healthPort} for a sidecar, none for a gateway; 0: none)
       --delta                  incremental xDS (DELTA_GRPC) instead of state of the world (GRPC)
+      --xds-ca <file>          TLS to the control plane, verified against this CA (PEM)  [${MODE_ENV['xds-ca']}]
+      --xds-cert <file>        with --xds-key: this proxy's bootstrap identity, which a control plane with
+      --xds-key <file>         --client-ca checks against the node.cluster it claims  [${MODE_ENV['xds-cert']}, ${MODE_ENV['xds-key']}]
+      --xds-san <spiffe-id>    the control plane's SPIFFE ID, checked in its certificate  [${MODE_ENV['xds-san']}]
       --print-bootstrap        print the generated bootstrap as YAML and exit
 
 Registration (sidecar): the pod's endpoint in the mesh's etcd registry, as 'meshlet register' does,

@@ -1,4 +1,4 @@
-import { Client, connectivityState, credentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
+import { Client, connectivityState, credentials, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Http2Keepalive } from '../proxy/cluster/cluster-config';
 import type { AdsProtocol } from './ads-protocol';
@@ -26,6 +26,10 @@ export interface AdsClientOptions {
   /** The Node message; sent on the first request of each stream, or on every request. */
   readonly node: object;
   readonly nodeOnFirstMessageOnly: boolean;
+  /** TLS to the control plane (ads-credentials.ts); plaintext when absent. */
+  readonly credentials?: ChannelCredentials;
+  /** Channel options the credentials need (e.g. the SNI). */
+  readonly channelOptions?: ChannelOptions;
 }
 
 /** Envoy's default cluster connect_timeout. */
@@ -99,7 +103,8 @@ export class AdsClient<S, Req, Res extends { readonly type_url: string }> {
     // connects afresh (a connection stuck in its handshake is not waited on again), and only the
     // stream's backoff spaces attempts, never a channel's reconnect backoff of its own.
     const { keepalive } = this.options;
-    const client = new Client(target, credentials.createInsecure(), {
+    const client = new Client(target, this.options.credentials ?? credentials.createInsecure(), {
+      ...this.options.channelOptions,
       // A mesh's clusters and endpoints easily exceed gRPC's 4 MB default in one SotW response.
       'grpc.max_receive_message_length': -1,
       // A frozen replica (or a dead path to it) keeps the TCP connection open: only unanswered

@@ -5,6 +5,7 @@ import type { AdsConfig } from '../proxy/config/config-source';
 import type { ProxyStats } from '../proxy/metrics/proxy-stats';
 import { GaugeFamily } from '../proxy/metrics/metric-family';
 import { AdsClient, type AdsHandler } from './ads-client';
+import { adsChannelSecurity } from './ads-credentials';
 import { grpcTarget } from './control-plane-endpoints';
 import { SOTW_PROTOCOL } from './ads-sotw-protocol';
 import { DELTA_PROTOCOL } from './delta-protocol';
@@ -45,14 +46,15 @@ export class XdsConfig implements AdsHandler {
     private readonly stats: ProxyStats,
   ) {
     const adsCluster = bootstrap.clusters.find((c) => c.name === ads.clusterName);
+    const clientLog = log.child({ xds: ads.protocol });
     const options = {
+      ...adsChannelSecurity(bootstrap.adsTls, clientLog),
       target: ads.endpoints.map(grpcTarget),
       connectTimeoutMs: adsCluster?.connectTimeoutMs,
       keepalive: adsCluster?.http2Keepalive,
       node: nodeMessage(bootstrap.node),
       nodeOnFirstMessageOnly: ads.nodeOnFirstMessageOnly,
     };
-    const clientLog = log.child({ xds: ads.protocol });
     this.client =
       ads.protocol === 'delta' ? new AdsClient(DELTA_PROTOCOL, options, this, clientLog) : new AdsClient(SOTW_PROTOCOL, options, this, clientLog);
     const staticSecrets = new Set(bootstrap.secrets.keys());

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ModeOptions } from './mode-options';
+import type { ModeOptions, XdsTlsFiles } from './mode-options';
 import type { HostPort } from './xds-address';
 
 const ADS_SOURCE = { ads: {}, resource_api_version: 'V3' };
@@ -15,7 +15,7 @@ const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOp
  * Plain Envoy config, as `--print-bootstrap` shows: `envoy -c` runs it too.
  */
 export function modeBootstrap(options: ModeOptions): Record<string, unknown> {
-  const clusters = [xdsCluster(options.xds)];
+  const clusters = [xdsCluster(options.xds, options.xdsTls)];
   const listeners = [];
   if (options.healthPort !== undefined) {
     clusters.push(adminCluster(options.admin));
@@ -38,7 +38,7 @@ export function modeBootstrap(options: ModeOptions): Record<string, unknown> {
 }
 
 /** The control plane: STATIC for IP addresses; a DNS name (a Kubernetes Service) needs STRICT_DNS. */
-function xdsCluster(endpoints: readonly HostPort[]): object {
+function xdsCluster(endpoints: readonly HostPort[], tls: XdsTlsFiles | undefined): object {
   return {
     name: XDS_CLUSTER,
     type: endpoints.every((e) => isIP(e.host) !== 0) ? 'STATIC' : 'STRICT_DNS',
@@ -50,9 +50,33 @@ function xdsCluster(endpoints: readonly HostPort[]): object {
         explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '10s' } } },
       },
     },
+    ...(tls && { transport_socket: xdsTransportSocket(tls) }),
     load_assignment: {
       cluster_name: XDS_CLUSTER,
       endpoints: [{ lb_endpoints: endpoints.map((e) => ({ endpoint: { address: socketAddress(e.host, e.port) } })) }],
+    },
+  };
+}
+
+/**
+ * (m)TLS to the control plane, as Istio's bootstrap: the proxy's bootstrap certificate (issued by
+ * `meshlet certs issue`, mounted from a Secret) proves its identity, the control plane's is
+ * verified against the CA and, with --xds-san, its SPIFFE ID.
+ */
+function xdsTransportSocket(tls: XdsTlsFiles): object {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      common_tls_context: {
+        ...(tls.certFile !== undefined && {
+          tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
+        }),
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          ...(tls.san !== undefined && { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: tls.san } }] }),
+        },
+      },
     },
   };
 }

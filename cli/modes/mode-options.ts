@@ -22,6 +22,16 @@ export interface ModeOptions {
   readonly delta: boolean;
   /** --register: the pod's endpoint, registered in etcd while the proxy is LIVE (sidecar only). */
   readonly registration: SidecarRegistrationOptions | undefined;
+  /** --xds-ca (with --xds-cert, --xds-key, --xds-san): (m)TLS to the control plane; plaintext when absent. */
+  readonly xdsTls?: XdsTlsFiles;
+}
+
+/** PEM files the ADS cluster's UpstreamTlsContext names (a Kubernetes Secret mounted in the pod), and the control plane's SPIFFE ID. */
+export interface XdsTlsFiles {
+  readonly caFile: string;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  readonly san: string | undefined;
 }
 
 /** The `proxy` flags that only mean something with --mode (spread into its parseArgs options). */
@@ -35,6 +45,10 @@ export const MODE_FLAGS = {
   zone: { type: 'string' },
   region: { type: 'string' },
   delta: { type: 'boolean' },
+  'xds-cert': { type: 'string' },
+  'xds-key': { type: 'string' },
+  'xds-ca': { type: 'string' },
+  'xds-san': { type: 'string' },
   'print-bootstrap': { type: 'boolean' },
   ...REGISTRATION_FLAGS,
 } as const;
@@ -51,6 +65,10 @@ export const MODE_ENV = {
   'node-id': 'MESHLET_NODE_ID',
   zone: 'MESHLET_ZONE',
   region: 'MESHLET_REGION',
+  'xds-cert': 'MESHLET_XDS_CERT',
+  'xds-key': 'MESHLET_XDS_KEY',
+  'xds-ca': 'MESHLET_XDS_CA',
+  'xds-san': 'MESHLET_XDS_SAN',
 } as const satisfies Partial<Record<keyof typeof MODE_FLAGS, string>>;
 
 /** Flags (then environment, then defaults) → ModeOptions, or a message for the operator. */
@@ -82,6 +100,9 @@ export function resolveModeOptions(
   const healthPort = parsePort(flags['health-port'] ?? String(proxyMode === 'sidecar' ? SIDECAR_DEFAULTS.healthPort : 0), 0);
   if (healthPort === undefined) return { error: '--health-port must be a port number (0 for none)' };
 
+  const xdsTls = resolveXdsTls(setting('xds-ca'), setting('xds-cert'), setting('xds-key'), setting('xds-san'));
+  if (xdsTls !== undefined && 'error' in xdsTls) return xdsTls;
+
   const zone = setting('zone');
   const region = setting('region');
   const registration = resolveRegistration(flags, env, { mode: proxyMode, service, zone, region });
@@ -96,7 +117,15 @@ export function resolveModeOptions(
     locality: zone === undefined && region === undefined ? undefined : { ...(region !== undefined && { region }), ...(zone !== undefined && { zone }) },
     delta: flags.delta === true,
     registration,
+    ...(xdsTls && { xdsTls }),
   };
+}
+
+function resolveXdsTls(caFile?: string, certFile?: string, keyFile?: string, san?: string): XdsTlsFiles | { readonly error: string } | undefined {
+  if (caFile === undefined && certFile === undefined && keyFile === undefined && san === undefined) return undefined;
+  if (caFile === undefined) return { error: "--xds-ca is required for TLS to the control plane: the CA its certificate is verified against" };
+  if ((certFile === undefined) !== (keyFile === undefined)) return { error: '--xds-cert and --xds-key go together' };
+  return { caFile, certFile, keyFile, san };
 }
 
 function parsePort(text: string, min: number): number | undefined {

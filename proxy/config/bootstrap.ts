@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../../xds/config-error';
 import { decodeJson } from '../../xds/proto-json';
 import type { ClusterConfig } from '../cluster/cluster-config';
+import { parseAdsTls, type AdsTlsConfig } from './ads-tls';
 import { parseCluster } from './cluster-parser';
 import { adsClusterName, parseDynamicResources, type AdsConfig } from './config-source';
 import { parseListener, type ParsedListener } from './listener-parser';
@@ -34,6 +35,8 @@ export interface BootstrapConfig {
   readonly overload: OverloadConfig | undefined;
   /** `dynamic_resources`: the ADS stream and what comes over it. */
   readonly ads: AdsConfig | undefined;
+  /** The ADS cluster's `transport_socket`: (m)TLS to the control plane; undefined: plaintext. */
+  readonly adsTls?: AdsTlsConfig;
   /** The decoded Envoy Bootstrap, for /config_dump. */
   readonly source: unknown;
 }
@@ -82,11 +85,14 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
   const secretContext = { ads: hasAds, staticSecrets: new Set(secrets.keys()) };
   const adsCluster = adsClusterName(bootstrap.dynamic_resources);
   const clusters = new Map<string, ClusterConfig>();
+  let adsTls: AdsTlsConfig | undefined;
   (bootstrap.static_resources?.clusters ?? []).forEach((raw: any, i: number) => {
     const path = `static_resources.clusters[${i}]`;
     if (clusters.has(raw.name)) issues.push({ path: `${path}.name`, message: `duplicate cluster name "${raw.name}"` });
-    const cluster = parseCluster(raw, path, issues, { ...secretContext, grpc: raw.name === adsCluster, localLocality: bootstrap.node?.locality });
+    const grpc = raw.name === adsCluster;
+    const cluster = parseCluster(raw, path, issues, { ...secretContext, grpc, localLocality: bootstrap.node?.locality });
     if (cluster) clusters.set(cluster.name, cluster);
+    if (grpc) adsTls ??= parseAdsTls(raw.transport_socket, cluster?.tls, `${path}.transport_socket`, secrets, issues);
   });
   const ads = parseDynamicResources(bootstrap.dynamic_resources, 'dynamic_resources', issues, clusters);
 
@@ -112,6 +118,7 @@ export function parseBootstrap(document: unknown): BootstrapConfig {
     secrets,
     overload,
     ads,
+    ...(adsTls && { adsTls }),
     source: bootstrap,
   };
 }

@@ -3,6 +3,7 @@
  * and pushes snapshot changes. The protocol decisions are the pure state machines'; this only
  * routes messages to them and writes what they return.
  */
+import type { PeerIdentity } from '../../proxy/tls/peer-identity';
 import type { ProtocolStep, XdsProtocol } from './ads-protocols';
 import type { XdsResourceType } from '../xds-resource-types';
 import { RESOURCE_TYPES, resourceTypeOf, type XdsApi } from './resource-types';
@@ -33,7 +34,16 @@ export class AdsConnection<Request = any, Reply = any, State = any, Response = a
     readonly protocol: XdsProtocol<Request, Reply, State, Response, Nack>,
     private readonly write: (reply: Reply) => void,
     private readonly host: ConnectionHost,
+    /** The client certificate the stream's TLS handshake verified; undefined on plaintext or without client authentication. */
+    readonly peer: PeerIdentity | undefined = undefined,
+    /** Ends the stream with PERMISSION_DENIED and `details` (the server's; a no-op in tests without one). */
+    private readonly refuse: (details: string) => void = () => undefined,
   ) {}
+
+  /** The node may not be served (any more): its stream is ended with PERMISSION_DENIED. */
+  deny(details: string): void {
+    this.refuse(details);
+  }
 
   onRequest(request: Request): void {
     this.node ??= this.protocol.node(request);

@@ -15,6 +15,13 @@ export class ControlPlaneStats {
     registers: [this.registry],
   });
 
+  readonly rejectedStreams = new Counter({
+    name: 'meshlet_control_plane_rejected_streams_total',
+    help: "ADS streams ended with PERMISSION_DENIED, by reason: identity_mismatch (the client certificate's SPIFFE ID is not the identity of the node.cluster claimed), no_certificate",
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+
   readonly pushes = new Counter({
     name: 'meshlet_control_plane_pushes_total',
     help: 'xDS responses sent, by resource type (SDS, CDS, EDS, LDS, RDS)',

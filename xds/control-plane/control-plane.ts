@@ -7,9 +7,11 @@
  * is logged (where, path, reason) and the last good snapshots keep being served.
  *
  * With mTLS in the mesh it is also the mesh CA: each node gets its certificate and the trust
- * bundle over SDS on its ADS stream (node-certificates.ts). Which identity a node gets comes
- * from its node.cluster alone: the ADS stream is not authenticated, so only trusted proxies may
- * reach the ADS port.
+ * bundle over SDS on its ADS stream (node-certificates.ts), for the identity of the role its
+ * node.cluster claims. With `tls.clientCaPem` (--client-ca) every stream is authenticated: the
+ * client certificate must chain to that CA (checked in the handshake) and its SPIFFE ID must be
+ * the claimed role's identity (admit()), so a node is only ever served, and issued a certificate,
+ * as whom its certificate says it is. Without it, only trusted proxies may reach the ADS port.
  */
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -18,7 +20,7 @@ import { createCertificateAuthority, type CertificateAuthority } from '../../cer
 import type { WorkloadCertificate } from '../../certs/workload-certificate';
 import type { ConfigIssue } from '../config-error';
 import type { AdsConnection } from './ads-connection';
-import { startAdsServer, type AdsHost, type AdsServer } from './ads-server';
+import { startAdsServer, type AdsHost, type AdsServer, type AdsServerTls } from './ads-server';
 import { startAdminServer, type AdminServer } from './admin-server';
 import { ControlPlaneStats } from './control-plane-stats';
 import { loadGatewayCertificates } from './gateway-certificates';
@@ -42,6 +44,8 @@ export interface ControlPlaneOptions {
   /** 0 picks a free port (see `port`). */
   readonly port: number;
   readonly adminPort?: number;
+  /** ADS over TLS (--tls-cert, --tls-key); with clientCaPem (--client-ca), mutual TLS and identity checks. Plaintext when absent. */
+  readonly tls?: AdsServerTls;
   readonly log: Logger;
 }
 
@@ -96,7 +100,7 @@ export class ControlPlane implements AdsHost {
     try {
       const buildCache = new MeshBuildCache();
       plane = new ControlPlane(options, loadedMesh(initial, registry.baseDir, buildCache), buildCache);
-      plane.ads = await startAdsServer(plane, options.address, options.port);
+      plane.ads = await startAdsServer(plane, options.address, options.port, options.tls);
       if (options.adminPort !== undefined) plane.admin = await startAdminServer(plane.adminSource(), options.address, options.adminPort);
     } catch (err) {
       await (plane?.stop() ?? registry.close());
@@ -104,7 +108,7 @@ export class ControlPlane implements AdsHost {
     }
     const { mesh, snapshots } = plane.served;
     options.log.info(
-      { ...registry.origin, port: plane.port, admin_port: plane.adminPort, services: mesh.services.length, gateways: mesh.gateways.length, roles: snapshots.size },
+      { ...registry.origin, port: plane.port, admin_port: plane.adminPort, transport: transportOf(options.tls), services: mesh.services.length, gateways: mesh.gateways.length, roles: snapshots.size },
       'control plane serving ADS',
     );
     return plane;
@@ -145,7 +149,12 @@ export class ControlPlane implements AdsHost {
     this.stats.meshReloads.inc({ result: 'applied' });
     const endpoints = mesh.services.reduce((sum, s) => sum + s.endpoints.length, 0);
     this.options.log.info({ ...this.options.registry.origin, services: mesh.services.length, gateways: mesh.gateways.length, endpoints }, 'mesh reloaded');
-    for (const connection of this.connections) connection.push(changedAt);
+    for (const connection of this.connections) {
+      // The claimed role's identity may have changed with the mesh (namespace, service_account).
+      const denied = this.admit(connection);
+      if (denied === undefined) connection.push(changedAt);
+      else connection.deny(denied);
+    }
   }
 
   private rejected(issues: readonly ConfigIssue[]): void {
@@ -167,6 +176,32 @@ export class ControlPlane implements AdsHost {
     // The role's own secrets (a TLS gateway's certificates), and the node's, issued for it alone.
     const issued = this.certificates.secrets(connection, this.issuer, roleSpiffeId(role));
     return resources.SDS.size === 0 ? issued : new Map([...resources.SDS, ...issued]);
+  }
+
+  /**
+   * With client authentication, the client certificate's SPIFFE ID must be the identity of the role
+   * node.cluster claims: a service's sidecar (or a gateway) is served only to its own identity. A
+   * node of no role (a proxyless client) has no identity to match and gets no certificate: any
+   * certificate of the client CA will do.
+   */
+  admit(connection: AdsConnection): string | undefined {
+    if (this.options.tls?.clientCaPem === undefined) return undefined;
+    const claimed = connection.node!.cluster;
+    const expected = roleSpiffeId(roleOf(this.served.mesh, claimed));
+    const presented = connection.peer?.uriSans ?? [];
+    let reason: 'no_certificate' | 'identity_mismatch' | undefined;
+    if (connection.peer === undefined) reason = 'no_certificate';
+    else if (expected !== undefined && !presented.includes(expected)) reason = 'identity_mismatch';
+    if (reason === undefined) return undefined;
+    this.stats.rejectedStreams.inc({ reason });
+    const shown = presented.length > 0 ? presented.join(', ') : 'no SPIFFE ID';
+    this.options.log.warn(
+      { ...this.nodeFields(connection), reason, presented_spiffe_ids: presented, expected_spiffe_id: expected },
+      `ADS stream refused: node.cluster "${claimed}" claims ${expected ?? 'a role'}, but its client certificate is ${shown}`,
+    );
+    return reason === 'no_certificate'
+      ? 'a client certificate is required'
+      : `node.cluster "${claimed}" is served to ${expected} only; the client certificate is ${shown}`;
   }
 
   opened(connection: AdsConnection): void {
@@ -279,6 +314,11 @@ export class ControlPlane implements AdsHost {
       nodes: [...this.connections].map((c) => ({ ...this.nodeFields(c), protocol: c.protocol.name, types: c.describe(), ...this.certificateFields(c) })),
     };
   }
+}
+
+function transportOf(tls: AdsServerTls | undefined): string {
+  if (tls === undefined) return 'plaintext';
+  return tls.clientCaPem === undefined ? 'tls' : 'mtls';
 }
 
 /** @throws ConfigError for an unreadable or invalid mesh file, or a ca_dir or gateway certificate that does not load */
