@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './http-probe';
+import { freePortBelowEphemeral } from './http-probe';
 
 const READY_TIMEOUT_MS = 20_000;
 const KILL_GRACE_MS = 5000;
@@ -101,7 +101,11 @@ export function etcdArgs(ports: MemberPorts, dataDir: string, initialCluster: st
 export async function startEtcdProcesses(options: StartEtcdOptions = {}): Promise<EtcdProcesses> {
   const size = options.size ?? 1;
   const ports: MemberPorts[] = [];
-  for (let i = 0; i < size; i++) ports.push({ name: `m${i}`, client: await freePort(), peer: await freePort(), metrics: await freePort() });
+  // etcd binds its ports a moment after they are chosen: below the ephemeral range, no outgoing
+  // connection of another process can take one meanwhile.
+  for (let i = 0; i < size; i++) {
+    ports.push({ name: `m${i}`, client: await freePortBelowEphemeral(), peer: await freePortBelowEphemeral(), metrics: await freePortBelowEphemeral() });
+  }
   const initialCluster = ports.map((p) => `${p.name}=http://127.0.0.1:${p.peer}`).join(',');
   const token = `${options.label ?? 'meshlet'}-${process.pid}-${ports[0]!.client}`;
   const members = ports.map((p) => startMember(p, initialCluster, token, options));

@@ -69,6 +69,23 @@ export async function waitFor200(
 }
 
 /** An unused loopback port. Another process could take it before it is used; on a bench box that race is acceptable. */
+/**
+ * A free port below Linux's ephemeral range (32768+), for a process that binds it later: no
+ * outgoing connection (which takes its local port from that range) can take it meanwhile.
+ */
+export async function freePortBelowEphemeral(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+    if (attempt >= 50) throw new Error('no free port found below the ephemeral range');
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { SIDECAR_UPSTREAM_IDLE_TIMEOUT } from '../xds/control-plane/cluster-resources';
 
 export interface TlsFiles {
   certificateChain: string;
@@ -94,6 +95,14 @@ export function meshletBootstrap(o: MeshletBootstrapOptions): Record<string, unk
   // refuse most of the retries at 1000 req/s (UO), so the equivalent config lifts it.
   if (o.retry) cluster.circuit_breakers = { thresholds: [{ max_retries: 1024 }] };
   if (o.upstreamTls) {
+    // As the control plane configures a cluster of sidecars (cluster-resources.ts).
+    cluster.typed_extension_protocol_options = {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        common_http_protocol_options: { idle_timeout: SIDECAR_UPSTREAM_IDLE_TIMEOUT },
+        explicit_http_config: { http_protocol_options: {} },
+      },
+    };
     cluster.transport_socket = {
       name: TLS_SOCKET,
       typed_config: {
