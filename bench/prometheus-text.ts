@@ -56,6 +56,12 @@ function parseLabels(body: string): Record<string, string> | undefined {
 }
 
 /** A histogram summed over all label sets except `le`; buckets are cumulative and sorted by upper bound. */
+/** The value of the first sample named `name` whose labels include `labels`; undefined when there is none. */
+export function sampleValue(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number | undefined {
+  const wanted = Object.entries(labels);
+  return parsePrometheusText(text).find((s) => s.name === name && wanted.every(([k, v]) => s.labels[k] === v))?.value;
+}
+
 export interface Histogram {
   buckets: { le: number; count: number }[];
   sum: number;

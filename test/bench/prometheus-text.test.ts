@@ -1,5 +1,5 @@
 import t from 'tap';
-import { bucketCounts, diffHistogram, extractHistogram, histogramMean, histogramQuantile, parsePrometheusText } from '../../bench/prometheus-text';
+import { bucketCounts, diffHistogram, extractHistogram, histogramMean, histogramQuantile, parsePrometheusText, sampleValue } from '../../bench/prometheus-text';
 
 const SCRAPE = `# HELP meshlet_request_overhead_seconds Time meshlet spent on its own work per request
 # TYPE meshlet_request_overhead_seconds histogram
@@ -77,4 +77,13 @@ t.test('diff of two scrapes is what the run added', async (t) => {
   t.equal(d.count, 30);
   t.ok(Math.abs(d.sum - 0.03) < 1e-12);
   t.same(diffHistogram(after, undefined), after, 'no before scrape: everything is new');
+});
+
+t.test('sampleValue: the first sample of that name whose labels include the given ones', async (t) => {
+  const text = 'a_total{x="1",y="2"} 5\na_total{x="3",y="2"} 7\nb 1\n';
+  t.equal(sampleValue(text, 'a_total', { x: '3' }), 7);
+  t.equal(sampleValue(text, 'a_total', { y: '2' }), 5, 'the first that matches');
+  t.equal(sampleValue(text, 'b'), 1);
+  t.equal(sampleValue(text, 'a_total', { x: '9' }), undefined);
+  t.equal(sampleValue(text, 'c'), undefined);
 });

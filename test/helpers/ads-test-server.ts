@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { startEchoServer } from '../../cli/echo-server';
 import { lookupMessageType } from '../../xds/envoy-protos';
 import { freePort, startProxy, type ProxyProcess } from './proxy-process';
+import { commonTlsContext, type CertFiles } from './mesh-certs';
 
 export const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
 export const RDS = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
@@ -268,6 +269,8 @@ export function adsBootstrap(opts: {
   nodeCluster?: string;
   /** The ADS cluster's connection_keepalive, e.g. `{interval: 1s, timeout: 1s}`. */
   keepalive?: string;
+  /** mTLS to the control plane: this client certificate, and the control plane's SPIFFE ID to verify. */
+  tls?: { cert: CertFiles; san?: string };
 }): string {
   const xdsPorts = typeof opts.xdsPort === 'number' ? [opts.xdsPort] : opts.xdsPort;
   return `
@@ -288,7 +291,16 @@ static_resources:
     typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {http2_protocol_options: {${opts.keepalive === undefined ? '' : `connection_keepalive: ${opts.keepalive}`}}}
+        explicit_http_config: {http2_protocol_options: {${opts.keepalive === undefined ? '' : `connection_keepalive: ${opts.keepalive}`}}}${
+  opts.tls === undefined
+    ? ''
+    : `
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        common_tls_context: ${commonTlsContext(opts.tls.cert, opts.tls.san)}`
+}
     load_assignment:
       cluster_name: xds_cluster
       endpoints: [{lb_endpoints: [${xdsPorts.map((port) => `{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${port}}}}}`).join(', ')}]}]

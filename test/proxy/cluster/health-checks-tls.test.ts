@@ -3,7 +3,8 @@ import t from 'tap';
 import { TestMeshCa, commonTlsContext, type CertFiles } from '../../helpers/mesh-certs';
 import { bootstrapYaml, catchAllVirtualHost, freePort, startProxy, staticCluster } from '../../helpers/proxy-process';
 import { ControllableUpstream } from './fixtures/controllable-upstream';
-import { client, healthFlags, metric, text, until } from './fixtures/proxy-client';
+import { HTTP_CHECK, client, healthFlags, metric, text, until } from './fixtures/proxy-client';
+import { sampleValue } from '../../../bench/prometheus-text';
 
 /**
  * Active HTTP health checks on a cluster with a TLS transport socket, through a real
@@ -30,14 +31,6 @@ t.teardown(() => {
   for (const c of Object.values(certs)) rmSync(c.dir, { recursive: true, force: true });
 });
 
-const HTTP_CHECK = `    health_checks:
-    - timeout: 0.5s
-      interval: 0.1s
-      no_traffic_interval: 0.1s
-      unhealthy_threshold: 2
-      healthy_threshold: 2
-      http_health_check: {path: /healthz}`;
-
 /** The cluster's UpstreamTlsContext: the proxy's mesh certificate, the mesh CA, the server's SPIFFE ID. */
 const TLS_SOCKET = `    transport_socket:
       name: envoy.transport_sockets.tls
@@ -55,13 +48,6 @@ function mtlsUpstream(name: string, cert: CertFiles): Promise<ControllableUpstre
     requestCert: true,
     rejectUnauthorized: true,
   });
-}
-
-/** `name{labels} value` in a Prometheus scrape, with the labels as written; undefined when absent. */
-function labelled(scrape: string, name: string, labels: string): number | undefined {
-  const prefix = `${name}{${labels}} `;
-  const line = scrape.split('\n').find((l) => l.startsWith(prefix));
-  return line === undefined ? undefined : Number(line.slice(prefix.length));
 }
 
 t.test('HTTP checks over mTLS: both hosts healthy; a host answering 503 leaves rotation, and comes back', async (t) => {
@@ -174,9 +160,9 @@ ${route('plain', 'plain')}`,
     return (metric(s, 'envoy_cluster_ssl_fail_verify_san', 'san') ?? 0) >= 2 && (metric(s, 'envoy_cluster_ssl_fail_verify_error', 'ca') ?? 0) >= 2;
   }, 3000, 'repeated refusals counted');
   const scrape = await text(`${proxy.adminUrl}/stats/prometheus`);
-  t.ok(labelled(scrape, 'meshlet_ssl_fail_verify_total', 'side="upstream",name="san",reason="san_mismatch"')! >= 2, 'san_mismatch');
-  t.ok(labelled(scrape, 'meshlet_ssl_fail_verify_total', 'side="upstream",name="ca",reason="untrusted_ca"')! >= 2, 'untrusted_ca');
-  t.equal(labelled(scrape, 'meshlet_ssl_fail_verify_total', 'side="upstream",name="san",reason="untrusted_ca"'), undefined, 'each for its own reason');
+  t.ok(sampleValue(scrape, 'meshlet_ssl_fail_verify_total', { side: 'upstream', name: 'san', reason: 'san_mismatch' })! >= 2, 'san_mismatch');
+  t.ok(sampleValue(scrape, 'meshlet_ssl_fail_verify_total', { side: 'upstream', name: 'ca', reason: 'untrusted_ca' })! >= 2, 'untrusted_ca');
+  t.equal(sampleValue(scrape, 'meshlet_ssl_fail_verify_total', { side: 'upstream', name: 'san', reason: 'untrusted_ca' }), undefined, 'each for its own reason');
   t.ok(metric(scrape, 'envoy_cluster_ssl_connection_error', 'plain')! >= 1, 'the handshake with the plaintext server failed');
   for (const c of ['san', 'ca', 'plain']) {
     t.equal(metric(scrape, 'envoy_cluster_health_check_healthy', c), 1, `${c}: one healthy host`);

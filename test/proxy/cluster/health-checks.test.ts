@@ -1,15 +1,8 @@
 import t from 'tap';
 import { bootstrapYaml, catchAllVirtualHost, freePort, startProxy, staticCluster } from '../../helpers/proxy-process';
 import { ControllableUpstream } from './fixtures/controllable-upstream';
-import { client, healthFlags, metric, text, until } from './fixtures/proxy-client';
+import { HTTP_CHECK, client, healthFlags, metric, text, until } from './fixtures/proxy-client';
 
-const HTTP_CHECK = `    health_checks:
-    - timeout: 0.5s
-      interval: 0.1s
-      no_traffic_interval: 0.1s
-      unhealthy_threshold: 2
-      healthy_threshold: 2
-      http_health_check: {path: /healthz}`;
 
 const TCP_CHECK = `    health_checks:
     - timeout: 0.3s

@@ -4,6 +4,7 @@ import { connect as http2Connect, constants as h2, type ClientHttp2Session, type
 import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { bootstrapYaml, freePort, startProxy, staticCluster, type ProxyProcess } from '../../helpers/proxy-process';
+import { sampleValue } from '../../../bench/prometheus-text';
 
 // stream_idle_timeout (0.3 s here) on ordinary requests, HTTP/1.1 and HTTP/2: a real proxy process in
 // front of a real upstream whose handlers stall, trickle or read a body; clients on raw sockets / node:http2.
@@ -144,14 +145,7 @@ async function eventually(check: () => Promise<boolean>, ms: number, what: strin
 }
 
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await request(`${proxy.adminUrl}/stats/prometheus`)).body.text();
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const labelText = line.slice(name.length + 1, line.indexOf('}'));
-    if (wanted.every((pair) => labelText.split(',').includes(pair))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
+  return sampleValue(await (await request(`${proxy.adminUrl}/stats/prometheus`)).body.text(), name, labels) ?? 0;
 }
 
 const HCM = { envoy_http_conn_manager_prefix: 'main_http' };

@@ -6,6 +6,7 @@ import { request } from 'undici';
 import { startEchoServer } from '../../../cli/echo-server';
 import { bootstrapYaml, catchAllVirtualHost, freePort, startProxy, staticCluster, type ProxyProcess } from '../../helpers/proxy-process';
 import { BINARY, CLOSE, connectWebSocket, serveWebSocketEcho, TEXT, type EchoUpgrades, type UpgradeResult, type WebSocketClient } from '../../helpers/websocket';
+import { sampleValue } from '../../../bench/prometheus-text';
 
 // Real processes and sockets: a meshlet proxy in front of an HTTP server that also speaks WebSocket (echo).
 let proxy: ProxyProcess;
@@ -69,14 +70,7 @@ function refused(result: UpgradeResult) {
 }
 
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await request(`${proxy.adminUrl}/stats/prometheus`)).body.text();
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const labelText = line.slice(name.length + 1, line.indexOf('}'));
-    if (wanted.every((pair) => labelText.split(',').includes(pair))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
+  return sampleValue(await (await request(`${proxy.adminUrl}/stats/prometheus`)).body.text(), name, labels) ?? 0;
 }
 
 const HCM = { envoy_http_conn_manager_prefix: 'main_http' };

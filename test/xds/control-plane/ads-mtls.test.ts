@@ -17,7 +17,8 @@ import { saveCertificateAuthority } from '../../../certs/certificate-authority';
 import { parseBootstrap } from '../../../proxy/config/bootstrap';
 import { ConfigError } from '../../../xds/config-error';
 import { startControlPlane, type ControlPlaneProcess } from '../../helpers/control-plane-process';
-import { commonTlsContext, TestMeshCa, type CertFiles } from '../../helpers/mesh-certs';
+import { TestMeshCa, type CertFiles } from '../../helpers/mesh-certs';
+import { adsBootstrap } from '../../helpers/ads-test-server';
 import { freePort, MESHLET_BIN, startProxy, writeTempFile, type ProxyProcess } from '../../helpers/proxy-process';
 import { AdsTestStream, TYPE } from './fixtures/ads-test-client';
 import { metricValue } from './fixtures/control-plane-harness';
@@ -40,31 +41,8 @@ async function eventually(condition: () => boolean | Promise<boolean>, ms = WAIT
 
 /** A bootstrap like `meshlet proxy --mode`'s, its ADS cluster over mTLS with `cert`, verifying the control plane's SAN. */
 function tlsBootstrap(opts: { adminPort: number; xdsPort: number; nodeCluster: string; cert: CertFiles; controlPlaneSan?: string }): string {
-  return `
-node: {id: ${opts.nodeCluster}-1, cluster: ${opts.nodeCluster}}
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.adminPort}}}}
-dynamic_resources:
-  ads_config: {api_type: GRPC, transport_api_version: V3, grpc_services: [{envoy_grpc: {cluster_name: xds_cluster}}]}
-  lds_config: {ads: {}, resource_api_version: V3}
-  cds_config: {ads: {}, resource_api_version: V3}
-static_resources:
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: {http2_protocol_options: {}}
-    transport_socket:
-      name: envoy.transport_sockets.tls
-      typed_config:
-        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
-        common_tls_context: ${commonTlsContext(opts.cert, opts.controlPlaneSan)}
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: ${opts.xdsPort}}}}}]}]
-`;
+  const { adminPort, xdsPort, nodeCluster, cert, controlPlaneSan } = opts;
+  return adsBootstrap({ adminPort, xdsPort, nodeId: `${nodeCluster}-1`, nodeCluster, tls: { cert, san: controlPlaneSan } });
 }
 
 /** A proxy process that is not expected to become LIVE: its JSON log lines, and a way to stop it. */
